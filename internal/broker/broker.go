@@ -1,0 +1,93 @@
+// Package broker provides the Kafka side of the service's plumbing: the
+// embedded Kafka-protocol broker (franz-go's kfake, persisted on disk) used
+// when no brokers are configured, client construction, topic creation and a
+// health probe that work the same against real Kafka.
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Embedded is an in-process Kafka-protocol broker listening on a real TCP
+// port, so outside clients (kcat, ClickHouse's Kafka engine) can use it.
+type Embedded struct {
+	cluster *kfake.Cluster
+	addr    string
+}
+
+// StartEmbedded starts the broker on addr with its records and committed
+// group offsets persisted under dir, so a restart loses neither.
+func StartEmbedded(addr, dir string) (*Embedded, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("embedded kafka data folder: %w", err)
+	}
+	// Probe the address first: kfake would report a busy port less clearly.
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("embedded kafka cannot listen on %s: %w", addr, err)
+	}
+	c, err := kfake.NewCluster(
+		kfake.NumBrokers(1),
+		kfake.ListenFn(func(string, string) (net.Listener, error) { return ln, nil }),
+		kfake.DataDir(filepath.Clean(dir)),
+		kfake.ClusterID("leaderboard-embedded"),
+	)
+	if err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("embedded kafka: %w", err)
+	}
+	return &Embedded{cluster: c, addr: ln.Addr().String()}, nil
+}
+
+// Addr is the address clients connect to.
+func (e *Embedded) Addr() string { return e.addr }
+
+// Close stops the broker and flushes its state to disk.
+func (e *Embedded) Close() { e.cluster.Close() }
+
+// NewAdmin returns an admin client on brokers.
+func NewAdmin(brokers []string) (*kadm.Client, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.RetryTimeout(5*time.Second))
+	if err != nil {
+		return nil, fmt.Errorf("kafka admin client: %w", err)
+	}
+	return kadm.NewClient(cl), nil
+}
+
+// EnsureTopics creates the topics that are missing with the given partition
+// count; existing topics are left as they are.
+func EnsureTopics(ctx context.Context, adm *kadm.Client, partitions int32, topics ...string) error {
+	resp, err := adm.CreateTopics(ctx, partitions, 1, nil, topics...)
+	if err != nil {
+		return fmt.Errorf("create topics %v: %w", topics, err)
+	}
+	for _, t := range resp.Sorted() {
+		if t.Err != nil && !errors.Is(t.Err, kerr.TopicAlreadyExists) {
+			return fmt.Errorf("create topic %s: %w", t.Topic, t.Err)
+		}
+	}
+	return nil
+}
+
+// Ping asks the cluster for its brokers: it fails when none answers.
+func Ping(ctx context.Context, adm *kadm.Client) error {
+	m, err := adm.BrokerMetadata(ctx)
+	if err != nil {
+		return fmt.Errorf("kafka: %w", err)
+	}
+	if len(m.Brokers) == 0 {
+		return errors.New("kafka: no brokers")
+	}
+	return nil
+}
