@@ -209,12 +209,12 @@ func (c Config) LogValue() slog.Value {
 		slog.String("data_dir", c.DataDir),
 		slog.String("valkey_addr", c.ValkeyAddr),
 		slog.String("valkey_password", mask(c.ValkeyPassword)),
-		slog.Duration("max_clock_skew", c.MaxClockSkew),
-		slog.Duration("dedup_horizon", c.DedupHorizon),
+		slog.String("max_clock_skew", c.MaxClockSkew.String()),
+		slog.String("dedup_horizon", c.DedupHorizon.String()),
 		slog.String("ingest_token", mask(c.IngestToken)),
 		slog.String("admin_token", mask(c.AdminToken)),
-		slog.Duration("shutdown_timeout", c.ShutdownTimeout),
-		slog.Duration("health_interval", c.HealthInterval),
+		slog.String("shutdown_timeout", c.ShutdownTimeout.String()),
+		slog.String("health_interval", c.HealthInterval.String()),
 		slog.String("log_level", c.LogLevel.String()),
 	)
 }

@@ -68,3 +68,25 @@ func (s *Store) Close() error {
 	}
 	return err
 }
+
+// ConsumedOffsets returns, per partition of the score-event topic, the next
+// offset ClickHouse will consume: every record before it is stored.
+func (s *Store) ConsumedOffsets(ctx context.Context) (map[int32]int64, error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT toInt32(src_partition), toInt64(max(src_offset) + 1) FROM "+s.database+".records GROUP BY src_partition")
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse offsets: %w", err)
+	}
+	defer rows.Close()
+	out := map[int32]int64{}
+	for rows.Next() {
+		var (
+			p int32
+			o int64
+		)
+		if err := rows.Scan(&p, &o); err != nil {
+			return nil, fmt.Errorf("clickhouse offsets: %w", err)
+		}
+		out[p] = o
+	}
+	return out, rows.Err()
+}

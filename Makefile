@@ -1,0 +1,50 @@
+# Two commands for a new user: `make run` (the service on embedded defaults)
+# and `make test` (everything CI runs). See README.md.
+
+SHELL := /bin/bash
+GO ?= go
+BIN := bin/leaderboard
+LIBCHDB = $(shell scripts/libchdb.sh)
+TEST_TIMEOUT ?= 20m
+FUZZTIME ?= 10s
+
+.PHONY: all build build-server run demo test vet fmt-check unit libchdb redis clean help
+
+all: build
+
+help:
+	@echo "make run        run the service on embedded Kafka + ClickHouse (migrates first)"
+	@echo "make test       vet, gofmt check and every test (race detector, real Valkey, chDB, kfake)"
+	@echo "make build      build $(BIN) with embedded chDB support (-tags chdb)"
+	@echo "make build-server  build bin/leaderboard-server without chDB (server mode only)"
+
+libchdb:
+	@scripts/libchdb.sh >/dev/null
+
+build: libchdb
+	$(GO) build -tags chdb -o $(BIN) ./cmd/leaderboard
+
+build-server:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o bin/leaderboard-server ./cmd/leaderboard
+
+run: build
+	CHDB_LIB_PATH=$(LIBCHDB) ./$(BIN) migrate up
+	CHDB_LIB_PATH=$(LIBCHDB) exec ./$(BIN) serve
+
+vet:
+	$(GO) vet ./...
+	$(GO) vet -tags chdb ./...
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+test: libchdb vet fmt-check
+	CHDB_LIB_PATH=$(LIBCHDB) $(GO) test -race -tags chdb -timeout $(TEST_TIMEOUT) -count=1 ./...
+
+# Unit tests only: no chDB, quick.
+unit:
+	$(GO) test -race -count=1 ./...
+
+clean:
+	rm -rf bin data

@@ -1,0 +1,230 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/valkey-io/valkey-go"
+
+	"github.com/leaderboard/leaderboard/internal/api"
+	"github.com/leaderboard/leaderboard/internal/broker"
+	"github.com/leaderboard/leaderboard/internal/config"
+	"github.com/leaderboard/leaderboard/internal/health"
+	"github.com/leaderboard/leaderboard/internal/warehouse"
+)
+
+// serve runs the service until ctx ends, then shuts down in order: stop
+// intake (HTTP, consumer), finish and commit in-flight records, flush, close
+// the stores.
+func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) error {
+	cfg, err := loadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	log := newLogger(stderr, cfg.LogLevel)
+	log.Info("starting leaderboard", "config", cfg)
+	if cfg.IngestToken == "" {
+		log.Warn("LEADERBOARD_INGEST_TOKEN is not set: POST /events is open to anyone who can reach the service")
+	}
+	if cfg.AdminToken == "" {
+		log.Warn("LEADERBOARD_ADMIN_TOKEN is not set: write and admin endpoints are open to anyone who can reach the service")
+	}
+	if cfg.EmbeddedClickHouse() && !warehouse.EmbeddedAvailable {
+		return warehouse.ErrEmbeddedUnavailable
+	}
+
+	// Claim the HTTP port before starting anything, so a busy port fails fast.
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("LEADERBOARD_HTTP_ADDR: cannot listen on %s: %w", cfg.HTTPAddr, err)
+	}
+	defer ln.Close()
+	if err := checkDataDir(cfg); err != nil {
+		return err
+	}
+
+	var closers closeStack
+	defer closers.closeAll(log)
+
+	if cfg.EmbeddedKafka() {
+		emb, err := broker.StartEmbedded(cfg.EmbeddedKafkaAddr, filepath.Join(cfg.DataDir, "kafka"))
+		if err != nil {
+			return fmt.Errorf("LEADERBOARD_EMBEDDED_KAFKA_ADDR: %w", err)
+		}
+		closers.push("embedded kafka", func() error { emb.Close(); return nil })
+		log.Info("embedded kafka listening", "addr", emb.Addr())
+	}
+	adm, err := broker.NewAdmin(cfg.Brokers())
+	if err != nil {
+		return err
+	}
+	closers.push("kafka admin", func() error { adm.Close(); return nil })
+
+	store, err := openWarehouse(cfg)
+	if err != nil {
+		return err
+	}
+	closers.push("clickhouse", store.Close)
+	schema := &schemaGate{store: store, params: schemaParams(cfg)}
+	if err := schema.check(ctx); err != nil {
+		if errors.Is(err, warehouse.ErrSchemaBehind) || !errors.Is(err, errUnreachable) {
+			return err
+		}
+		log.Warn("clickhouse unreachable at start: running degraded and retrying", "err", err)
+	}
+
+	vk, err := valkey.NewClient(valkey.ClientOption{
+		InitAddress:       []string{cfg.ValkeyAddr},
+		Password:          cfg.ValkeyPassword,
+		ForceSingleClient: true, // returns a client that reconnects by itself even when Valkey is down at start
+		ConnWriteTimeout:  2 * time.Second,
+		DisableCache:      true,
+	})
+	if vk == nil {
+		return fmt.Errorf("LEADERBOARD_VALKEY_ADDR: %w", err)
+	}
+	if err != nil {
+		log.Warn("valkey unreachable at start: running degraded and retrying", "addr", cfg.ValkeyAddr, "err", err)
+	}
+	closers.push("valkey", func() error { vk.Close(); return nil })
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	checker := health.New(cfg.HealthInterval, map[string]health.Probe{
+		"kafka":      func(ctx context.Context) error { return broker.Ping(ctx, adm) },
+		"clickhouse": schema.check,
+		"valkey":     func(ctx context.Context) error { return vk.Do(ctx, vk.B().Ping().Build()).Error() },
+	})
+	checker.OnChange(func(name string, err error) {
+		if err != nil {
+			log.Warn("dependency down", "dependency", name, "err", err)
+		} else {
+			log.Info("dependency up", "dependency", name)
+		}
+	})
+
+	var ready atomic.Bool
+	srv := api.New(api.Deps{
+		Logger:           log,
+		Registry:         reg,
+		Health:           checker,
+		ClickHouseOffset: store.ConsumedOffsets,
+		IngestToken:      cfg.IngestToken,
+		AdminToken:       cfg.AdminToken,
+		Ready:            ready.Load,
+	})
+
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); checker.Run(bg) }()
+	go func() { defer wg.Done(); ensureTopics(bg, log, adm, cfg) }()
+	closers.push("background tasks", func() error { stopBG(); wg.Wait(); return nil })
+
+	httpSrv := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	served := make(chan error, 1)
+	go func() { served <- httpSrv.Serve(ln) }()
+	ready.Store(true)
+	log.Info("serving", "addr", ln.Addr().String())
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("http server: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: draining HTTP requests", "timeout", cfg.ShutdownTimeout.String())
+	ready.Store(false)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := httpSrv.Shutdown(sctx); err != nil {
+		log.Warn("http shutdown did not finish in time", "err", err)
+	}
+	return nil
+}
+
+// ensureTopics creates the score-event topic and its DLQ, retrying until
+// Kafka answers (it may come up after the service).
+func ensureTopics(ctx context.Context, log *slog.Logger, adm *kadm.Client, cfg config.Config) {
+	for delay := 200 * time.Millisecond; ; delay = min(delay*2, 10*time.Second) {
+		err := broker.EnsureTopics(ctx, adm, cfg.KafkaPartitions, cfg.Topic, cfg.DLQTopic())
+		if err == nil {
+			return
+		}
+		log.Warn("cannot create topics yet; retrying", "err", err, "retry_in", delay.String())
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(delay):
+		}
+	}
+}
+
+var errUnreachable = errors.New("unreachable")
+
+// schemaGate pings ClickHouse and, once per successful connection, checks
+// that the schema is current; a schema that is behind keeps ClickHouse
+// reported down with the command to run.
+type schemaGate struct {
+	store  *warehouse.Store
+	params warehouse.SchemaParams
+	ok     atomic.Bool
+}
+
+func (g *schemaGate) check(ctx context.Context) error {
+	if err := g.store.Ping(ctx); err != nil {
+		g.ok.Store(false)
+		return fmt.Errorf("%w: %w", errUnreachable, err)
+	}
+	if g.ok.Load() {
+		return nil
+	}
+	m, err := g.store.NewMigrator(g.params)
+	if err != nil {
+		return err
+	}
+	if err := m.Check(); err != nil {
+		return err
+	}
+	g.ok.Store(true)
+	return nil
+}
+
+// closeStack closes resources in reverse order of opening.
+type closeStack struct {
+	names []string
+	fns   []func() error
+}
+
+func (s *closeStack) push(name string, fn func() error) {
+	s.names = append(s.names, name)
+	s.fns = append(s.fns, fn)
+}
+
+func (s *closeStack) closeAll(log *slog.Logger) {
+	for i := len(s.fns) - 1; i >= 0; i-- {
+		start := time.Now()
+		if err := s.fns[i](); err != nil {
+			log.Warn("close failed", "resource", s.names[i], "err", err)
+			continue
+		}
+		log.Info("closed", "resource", s.names[i], "took", time.Since(start).Round(time.Millisecond).String())
+	}
+}

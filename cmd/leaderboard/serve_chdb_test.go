@@ -1,0 +1,132 @@
+//go:build chdb
+
+package main_test
+
+import (
+	"context"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/leaderboard/leaderboard/internal/valkeytest"
+)
+
+const event = `{"event_id":"e1","leaderboard_id":"b1","player_id":"amy","score":100,"occurred_at":"2026-12-02T10:00:00Z"}`
+
+func TestServeEndToEnd(t *testing.T) {
+	vk := valkeytest.Start(t)
+	in := newInstance(t, vk.Addr())
+	in.migrate()
+	took := in.start()
+	t.Logf("service healthy %s after start", took)
+	require.Less(t, took, 30*time.Second, "make run must start in under 30 s")
+
+	h, err := in.health()
+	require.NoError(t, err)
+	for _, dep := range []string{"kafka", "clickhouse", "valkey"} {
+		assert.Equal(t, "up", h.Dependencies[dep].Status, dep)
+	}
+
+	// A franz-go client produces through the embedded broker's real listener.
+	kafkaAddr := in.env["LEADERBOARD_EMBEDDED_KAFKA_ADDR"]
+	cl, err := kgo.NewClient(kgo.SeedBrokers(kafkaAddr))
+	require.NoError(t, err)
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	require.NoError(t, cl.ProduceSync(ctx, &kgo.Record{Topic: "leaderboard.score-events", Key: []byte("b1:amy"), Value: []byte(event)}).FirstErr())
+
+	// So does kcat, an outside client, with the contract's partitioner.
+	kcat, err := exec.LookPath("kcat")
+	require.NoError(t, err, "kcat is installed by .ci/run")
+	cmd := exec.Command(kcat, "-b", kafkaAddr, "-P", "-t", "leaderboard.score-events", "-K", "|", "-X", "topic.partitioner=murmur2_random")
+	cmd.Stdin = strings.NewReader("b1:bob|" + strings.ReplaceAll(strings.ReplaceAll(event, "amy", "bob"), "e1", "e2") + "\n")
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "kcat: %s", out)
+
+	require.Eventually(t, func() bool {
+		h, err := in.health()
+		return err == nil && sumOffsets(h.ConsumedOffsets["clickhouse"]) == 2
+	}, 30*time.Second, 200*time.Millisecond, "ClickHouse's Kafka engine table consumes both records")
+
+	// Valkey going away is reported within 5 s, and coming back without a restart.
+	vk.Stop()
+	require.Eventually(t, func() bool {
+		h, err := in.health()
+		return err == nil && h.Dependencies["valkey"].Status == "down" && h.Status == "degraded"
+	}, 5*time.Second, 100*time.Millisecond, "valkey down is reported within 5 s")
+	vk.Restart()
+	require.Eventually(t, func() bool {
+		h, err := in.health()
+		return err == nil && h.Dependencies["valkey"].Status == "up" && h.Status == "ok"
+	}, 5*time.Second, 100*time.Millisecond, "valkey back is reported without a restart")
+
+	require.Equal(t, 0, in.stop(), in.logs.String())
+
+	// A restart keeps the broker's records and ClickHouse's data.
+	in.start()
+	h, err = in.health()
+	require.NoError(t, err)
+	assert.Equal(t, int64(2), sumOffsets(h.ConsumedOffsets["clickhouse"]), "data survives a restart")
+	require.Equal(t, 0, in.stop(), in.logs.String())
+}
+
+func TestServeRefusesSchemaBehind(t *testing.T) {
+	vk := valkeytest.Start(t)
+	in := newInstance(t, vk.Addr())
+	code, _, stderr := in.runCmd(binPath, "serve")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "leaderboard migrate up")
+}
+
+func TestInvalidConfiguration(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer busy.Close()
+	file := filepath.Join(t.TempDir(), "a-file")
+	require.NoError(t, os.WriteFile(file, []byte("x"), 0o644))
+
+	cases := []struct {
+		name    string
+		bin     string
+		args    []string
+		env     map[string]string
+		message string
+	}{
+		{"http address nonsense", binPath, []string{"serve"}, map[string]string{"LEADERBOARD_HTTP_ADDR": "nonsense"}, "LEADERBOARD_HTTP_ADDR"},
+		{"http port in use", binPath, []string{"serve"}, map[string]string{"LEADERBOARD_HTTP_ADDR": busy.Addr().String()}, "address already in use"},
+		{"kafka port in use", binPath, []string{"serve"}, map[string]string{"LEADERBOARD_EMBEDDED_KAFKA_ADDR": busy.Addr().String()}, "LEADERBOARD_EMBEDDED_KAFKA_ADDR"},
+		{"data folder under a file", binPath, []string{"serve"}, map[string]string{"LEADERBOARD_DATA_DIR": filepath.Join(file, "data")}, "LEADERBOARD_DATA_DIR"},
+		{"data folder is a file", binPath, []string{"migrate", "up"}, map[string]string{"LEADERBOARD_DATA_DIR": file}, "LEADERBOARD_DATA_DIR"},
+		{"bad duration", binPath, []string{"serve"}, map[string]string{"LEADERBOARD_MAX_CLOCK_SKEW": "soon"}, "LEADERBOARD_MAX_CLOCK_SKEW"},
+		{"bad broker list", binPath, []string{"serve"}, map[string]string{"LEADERBOARD_KAFKA_BROKERS": "kafka"}, "LEADERBOARD_KAFKA_BROKERS"},
+		{"embedded mode without chDB", serverBinPath, []string{"serve"}, nil, "build it with -tags chdb"},
+		{"unknown command", binPath, []string{"frobnicate"}, nil, "unknown command"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			in := newInstance(t, "127.0.0.1:1")
+			for k, v := range tc.env {
+				in.env[k] = v
+			}
+			code, _, stderr := in.runCmd(tc.bin, tc.args...)
+			assert.NotEqual(t, 0, code)
+			lines := strings.Split(strings.TrimSpace(stderr), "\n")
+			last := lines[len(lines)-1]
+			if tc.name == "unknown command" {
+				last = stderr
+			}
+			assert.Contains(t, last, tc.message, "stderr: %s", stderr)
+			assert.NotContains(t, stderr, "panic")
+			assert.NotContains(t, stderr, "goroutine ")
+		})
+	}
+}
