@@ -91,3 +91,39 @@ func Ping(ctx context.Context, adm *kadm.Client) error {
 	}
 	return nil
 }
+
+// Partitions lists the partitions of topic.
+func Partitions(ctx context.Context, adm *kadm.Client, topic string) ([]int32, error) {
+	td, err := adm.ListTopics(ctx, topic)
+	if err != nil {
+		return nil, fmt.Errorf("kafka: %w", err)
+	}
+	t, ok := td[topic]
+	if !ok || t.Err != nil {
+		return nil, fmt.Errorf("kafka: topic %s not found", topic)
+	}
+	return t.Partitions.Numbers(), nil
+}
+
+// CommittedOffsets returns the group's committed offset of every partition
+// of topic (0 where nothing is committed yet).
+func CommittedOffsets(ctx context.Context, adm *kadm.Client, group, topic string) (map[int32]int64, error) {
+	parts, err := Partitions(ctx, adm, topic)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[int32]int64, len(parts))
+	for _, p := range parts {
+		out[p] = 0
+	}
+	resp, err := adm.FetchOffsets(ctx, group)
+	if err != nil {
+		return nil, fmt.Errorf("kafka: committed offsets of %s: %w", group, err)
+	}
+	resp.Each(func(o kadm.OffsetResponse) {
+		if o.Topic == topic && o.Err == nil && o.At >= 0 {
+			out[o.Partition] = o.At
+		}
+	})
+	return out, nil
+}

@@ -26,6 +26,8 @@ type SchemaParams struct {
 	Topic    string
 	Brokers  string // comma-separated, as ClickHouse reaches them
 	Group    string // consumer group of the Kafka engine table
+	// MaxSkewMillis is how far past the record timestamp occurred_at may be.
+	MaxSkewMillis int64
 }
 
 // Migrator applies the embedded migrations to a Store.

@@ -49,7 +49,7 @@ func TestEmbeddedKafkaIntoClickHouse(t *testing.T) {
 	require.NoError(t, broker.EnsureTopics(ctx, adm, 3, topic, topic+".dlq"))
 
 	mig, err := store.NewMigrator(warehouse.SchemaParams{
-		Database: "lbtest", Topic: topic, Brokers: kafka.Addr(), Group: "wh-test-clickhouse",
+		Database: "lbtest", Topic: topic, Brokers: kafka.Addr(), Group: "wh-test-clickhouse", MaxSkewMillis: 300000,
 	})
 	require.NoError(t, err)
 	require.ErrorIs(t, mig.Check(), warehouse.ErrSchemaBehind)
