@@ -1,0 +1,380 @@
+package hotboard
+
+import "github.com/valkey-io/valkey-go"
+
+// Lua scripts. Every script receives exactly one key in KEYS (a key of the
+// board, carrying the board's hash tag) plus the board's key base in ARGV,
+// checks that the key starts with that base, and derives every other key of
+// the board from the base. All the keys share the hash tag {<board>}, so they
+// live in one cluster slot: one script can touch all of a board's windows,
+// its dedup marks and its watermarks atomically. Declaring every key would be
+// impossible anyway (which windows and mark buckets are touched is only known
+// inside the script); this is deliberate and documented in docs/hot-store.md.
+//
+// Numbers: Lua numbers are doubles. The scripts never do arithmetic on
+// totals: sums use HINCRBY (exact int64 on the server) and are read back as
+// strings; only values known to be exact as doubles are converted with
+// tonumber (event scores |s| <= 1e12, offsets and millisecond timestamps
+// below 2^53, which the Go side validates). Numbers are never formatted by
+// Lua (tostring uses %.14g): every number written is a string prepared by Go
+// or read from the server. Strings are never ordered with Lua's < (Redis sets
+// LC_COLLATE from the environment, so it would be locale dependent): member
+// order is compared with the bytewise function below.
+const luaCommon = `
+local MAXEXACT = 9007199254740991
+-- out of the exact double range? t is an exact integer string; tonumber
+-- rounds monotonically and 2^53-1 is representable, so the test is exact.
+local function oor(t)
+  return math.abs(tonumber(t)) > MAXEXACT
+end
+-- exact negation of an integer string: the sorted-set score is -total.
+local function neg(t)
+  if t == '0' then return '0' end
+  if string.sub(t, 1, 1) == '-' then return string.sub(t, 2) end
+  return '-' .. t
+end
+`
+
+// applyScript applies a batch of events of one board. See Store.Apply.
+//
+// ARGV: base, agg, now_ms, mark_floor_ms, n, conflict_cap, then n items of
+// itemArgs fields each (see apply.go).
+var applyScript = valkey.NewLuaScript(luaCommon + `
+local base = ARGV[1]
+local wmkey = base .. 'wm'
+if KEYS[1] ~= wmkey then return redis.error_reply('ERR hotboard: key mismatch') end
+local agg, now = ARGV[2], ARGV[3]
+local floor, n, cap = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])
+local bm = base .. 'bm'
+local cur = redis.call('HGET', bm, 'agg')
+if cur and cur ~= agg then return {'agg', cur} end
+if not cur then redis.call('HSET', bm, 'agg', agg) end
+
+-- live dedup buckets (UTC days of occurred_at), to find an identity whose
+-- conflicting copy has another occurred_at
+local md = base .. 'md'
+local days, dayset = {}, {}
+for _, d in ipairs(redis.call('ZRANGEBYSCORE', md, floor, '+inf')) do
+  days[#days + 1] = d
+  dayset[d] = true
+end
+
+local function setoor(m, oldT, newT)
+  local d = 0
+  if oldT and oor(oldT) then d = d - 1 end
+  if newT and oor(newT) then d = d + 1 end
+  if d ~= 0 then redis.call('HINCRBY', m, 'oor', d) end
+end
+
+local function fold(wk, player, score, occ)
+  local z, t, r, m = base .. 'z:' .. wk, base .. 't:' .. wk, base .. 'r:' .. wk, base .. 'm:' .. wk
+  local oldT = redis.call('HGET', t, player)
+  local oldR = redis.call('HGET', r, player)
+  local newT, newR
+  if agg == 'sum' then
+    local res = redis.pcall('HINCRBY', t, player, score)
+    if type(res) == 'table' and res.err then
+      -- the exact total left int64: it can no longer be kept; the window
+      -- answers total_out_of_range until it is rebuilt
+      redis.call('HSET', m, 'overflow', '1')
+      redis.call('HINCRBY', bm, 'rebuild_gen', 1)
+      return
+    end
+    newT = redis.call('HGET', t, player)
+    newR = occ
+    if oldR and tonumber(oldR) > tonumber(occ) then newR = oldR end
+  else
+    if not oldT then
+      newT, newR = score, occ
+    else
+      local s, o = tonumber(score), tonumber(oldT)
+      if s > o then
+        newT, newR = score, occ
+      elseif s == o and tonumber(occ) < tonumber(oldR) then
+        newT, newR = oldT, occ
+      else
+        return
+      end
+    end
+    redis.call('HSET', t, player, newT)
+  end
+  if oldR then redis.call('ZREM', z, oldR .. player) end
+  if newR ~= oldR then redis.call('HSET', r, player, newR) end
+  redis.call('ZADD', z, neg(newT), newR .. player)
+  setoor(m, oldT, newT)
+end
+
+local wm = {}
+local out = {}
+local S = ` + itemArgsStr + `
+for i = 0, n - 1 do
+  local o = 6 + i * S
+  local part, off, nextoff = ARGV[o + 1], ARGV[o + 2], ARGV[o + 3]
+  local ident, fp, day, markexp, stale = ARGV[o + 4], ARGV[o + 5], ARGV[o + 6], ARGV[o + 7], ARGV[o + 8]
+  local player, score, occ = ARGV[o + 9], ARGV[o + 10], ARGV[o + 11]
+  local w = wm[part]
+  if w == nil then
+    w = tonumber(redis.call('HGET', wmkey, part) or '0')
+    wm[part] = w
+  end
+  if tonumber(off) < w then
+    out[#out + 1] = 'R'
+  else
+    local found = redis.call('HGET', base .. 'mk:' .. day, ident)
+    if not found then
+      for _, d in ipairs(days) do
+        if d ~= day then
+          found = redis.call('HGET', base .. 'mk:' .. d, ident)
+          if found then break end
+        end
+      end
+    end
+    if found then
+      if found == fp then
+        out[#out + 1] = 'D'
+      else
+        redis.call('HINCRBY', bm, 'conflicts', 1)
+        redis.call('LPUSH', base .. 'cf', table.concat({part, off, now, found, fp, ident}, '|'))
+        redis.call('LTRIM', base .. 'cf', 0, cap - 1)
+        out[#out + 1] = 'C'
+      end
+    elseif stale == '1' then
+      redis.call('HINCRBY', bm, 'stale', 1)
+      redis.call('HINCRBY', bm, 'rebuild_gen', 1)
+      out[#out + 1] = 'S'
+    else
+      local res = 'A'
+      for j = 0, 2 do
+        local q = o + 11 + j * 3
+        local wk, create, exp = ARGV[q + 1], ARGV[q + 2], ARGV[q + 3]
+        local m = base .. 'm:' .. wk
+        local st
+        if redis.call('EXISTS', m) == 1 then
+          st = 'a'
+        elseif create == '1' then
+          redis.call('HSET', m, 'created_at', now, 'oor', '0', 'overflow', '0')
+          st = 'c'
+        else
+          st = 's'
+        end
+        if st ~= 's' then
+          fold(wk, player, score, occ)
+          if exp ~= '0' then
+            for _, k in ipairs({'z:', 't:', 'r:', 'm:'}) do
+              redis.call('PEXPIREAT', base .. k .. wk, exp)
+            end
+          end
+        end
+        res = res .. st
+      end
+      local mk = base .. 'mk:' .. day
+      redis.call('HSET', mk, ident, fp)
+      redis.call('PEXPIREAT', mk, markexp)
+      if not dayset[day] then
+        redis.call('ZADD', md, markexp, day)
+        days[#days + 1] = day
+        dayset[day] = true
+      end
+      out[#out + 1] = res
+    end
+    redis.call('HSET', wmkey, part, nextoff)
+    wm[part] = tonumber(nextoff)
+  end
+end
+redis.call('ZREMRANGEBYSCORE', md, '-inf', '(' .. floor)
+return {'ok', out}
+`)
+
+// luaReadPrelude checks that the window's hot board exists and is readable.
+// KEYS[1] is the window's meta key; ARGV[1] the board base, ARGV[2] the
+// window key.
+const luaReadPrelude = luaCommon + `
+local base, wk = ARGV[1], ARGV[2]
+local m = base .. 'm:' .. wk
+if KEYS[1] ~= m then return redis.error_reply('ERR hotboard: key mismatch') end
+if redis.call('EXISTS', m) == 0 then return {'missing'} end
+local st = redis.call('HMGET', m, 'oor', 'overflow')
+if (st[1] and st[1] ~= '0') or st[2] == '1' then return {'oor'} end
+local z, t = base .. 'z:' .. wk, base .. 't:' .. wk
+local cnt = redis.call('ZCARD', z)
+-- entries from rank 'from' (0-based): {'ok', count, from, member1, total1, ...}
+local function entries(from, members)
+  local res = {'ok', cnt, from}
+  local i = 1
+  while i <= #members do
+    local j = i + 999
+    if j > #members then j = #members end
+    local players = {}
+    for k = i, j do players[#players + 1] = string.sub(members[k], 17) end
+    local tots = redis.call('HMGET', t, unpack(players))
+    for k = i, j do
+      local tot = tots[k - i + 1]
+      if not tot then return redis.error_reply('ERR hotboard: no total for a ranked member') end
+      res[#res + 1] = members[k]
+      res[#res + 1] = tot
+    end
+    i = j + 1
+  end
+  return res
+end
+`
+
+// countScript: ARGV base, wk.
+var countScript = valkey.NewLuaScriptReadOnly(luaReadPrelude + `
+return {'ok', cnt}
+`)
+
+// rangeScript: ARGV base, wk, offset, limit.
+var rangeScript = valkey.NewLuaScriptReadOnly(luaReadPrelude + `
+local off, lim = tonumber(ARGV[3]), tonumber(ARGV[4])
+if lim <= 0 or off >= cnt then return entries(off, {}) end
+return entries(off, redis.call('ZRANGE', z, ARGV[3], off + lim - 1))
+`)
+
+// afterScript: ARGV base, wk, score (= -total of the cursor standing),
+// member (encoded cursor standing), limit. Returns the entries strictly after
+// (score, member) in sorted-set order without scanning the board: the rank
+// of the would-be member is found with ZRANK when it is present, else by
+// ZCOUNT for the score and a binary search (bytewise) among the members that
+// share the score.
+var afterScript = valkey.NewLuaScriptReadOnly(luaReadPrelude + `
+local sc, mem, lim = ARGV[3], ARGV[4], tonumber(ARGV[5])
+local function lt(a, b)
+  local la, lb = #a, #b
+  local k = la
+  if lb < k then k = lb end
+  for i = 1, k do
+    local x, y = string.byte(a, i), string.byte(b, i)
+    if x ~= y then return x < y end
+  end
+  return la < lb
+end
+local pos
+local cur = redis.call('ZSCORE', z, mem)
+if cur and tonumber(cur) == tonumber(sc) then
+  pos = redis.call('ZRANK', z, mem) + 1
+else
+  local lo = redis.call('ZCOUNT', z, '-inf', '(' .. sc)
+  local hi = redis.call('ZCOUNT', z, '-inf', sc)
+  while lo < hi do
+    local mid = math.floor((lo + hi) / 2)
+    local mm = redis.call('ZRANGE', z, mid, mid)[1]
+    if lt(mem, mm) then hi = mid else lo = mid + 1 end
+  end
+  pos = lo
+end
+if lim <= 0 or pos >= cnt then return entries(pos, {}) end
+return entries(pos, redis.call('ZRANGE', z, pos, pos + lim - 1))
+`)
+
+// aroundScript: ARGV base, wk, player, context. Returns
+// {'ok', count, from, members..., rank} or {'ok', count, 'nf'}.
+var aroundScript = valkey.NewLuaScriptReadOnly(luaReadPrelude + `
+local player, ctx = ARGV[3], tonumber(ARGV[4])
+local r = redis.call('HGET', base .. 'r:' .. wk, player)
+if not r then return {'ok', cnt, 'nf'} end
+local rank = redis.call('ZRANK', z, r .. player)
+if not rank then return redis.error_reply('ERR hotboard: player has a reached_at but no member') end
+local from = rank - ctx
+if from < 0 then from = 0 end
+local res = entries(from, redis.call('ZRANGE', z, from, rank + ctx))
+res[#res + 1] = rank
+return res
+`)
+
+// boardScript reads a board's bookkeeping in one step: KEYS[1] = base..'bm',
+// ARGV base. Returns {bm fields (flat), watermarks (flat), conflicts list}.
+var boardScript = valkey.NewLuaScriptReadOnly(luaCommon + `
+local base = ARGV[1]
+if KEYS[1] ~= base .. 'bm' then return redis.error_reply('ERR hotboard: key mismatch') end
+return {
+  redis.call('HGETALL', base .. 'bm'),
+  redis.call('HGETALL', base .. 'wm'),
+  redis.call('LRANGE', base .. 'cf', 0, -1),
+}
+`)
+
+// clearRebuildScript: KEYS[1] = base..'bm', ARGV base, generation. Raises
+// rebuilt_gen to generation (never lowers it).
+var clearRebuildScript = valkey.NewLuaScript(luaCommon + `
+local base = ARGV[1]
+if KEYS[1] ~= base .. 'bm' then return redis.error_reply('ERR hotboard: key mismatch') end
+local g = tonumber(ARGV[2])
+local cur = tonumber(redis.call('HGET', KEYS[1], 'rebuilt_gen') or '0')
+if g > cur then redis.call('HSET', KEYS[1], 'rebuilt_gen', ARGV[2]) end
+return 'OK'
+`)
+
+// replaceChunkScript writes standings into the temporary keys of a build.
+// KEYS[1] = tmp base..'z'; ARGV: tmp base, ttl_ms, then (player, total,
+// reached16) triples.
+var replaceChunkScript = valkey.NewLuaScript(luaCommon + `
+local tb = ARGV[1]
+if KEYS[1] ~= tb .. 'z' then return redis.error_reply('ERR hotboard: key mismatch') end
+local z, t, r = tb .. 'z', tb .. 't', tb .. 'r'
+for i = 3, #ARGV, 3 do
+  local p, tot, rc = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  redis.call('HSET', t, p, tot)
+  redis.call('HSET', r, p, rc)
+  redis.call('ZADD', z, neg(tot), rc .. p)
+end
+for _, k in ipairs({z, t, r}) do redis.call('PEXPIRE', k, ARGV[2]) end
+return 'OK'
+`)
+
+// replaceSwapScript swaps a finished build in. KEYS[1] = base..'wm'; ARGV:
+// base, wk, tmp base, n, oor count, now_ms, pexpireat_ms (0 = never), then
+// (partition, next offset) pairs the build was computed at. Refuses the swap
+// when the board's hot watermark of a partition is above the build's; raises
+// the board's watermarks to the build's.
+var replaceSwapScript = valkey.NewLuaScript(luaCommon + `
+local base, wk, tb = ARGV[1], ARGV[2], ARGV[3]
+if KEYS[1] ~= base .. 'wm' then return redis.error_reply('ERR hotboard: key mismatch') end
+local tmpz, tmpt, tmpr = tb .. 'z', tb .. 't', tb .. 'r'
+local function droptmp() redis.call('DEL', tmpz, tmpt, tmpr) end
+if string.sub(tb, 1, #base) ~= base then return redis.error_reply('ERR hotboard: tmp not under base') end
+local n, noor, now, exp = tonumber(ARGV[4]), ARGV[5], ARGV[6], ARGV[7]
+-- the build must contain every record of the board the hot store has
+-- handled: hot[p] <= want[p] for every partition (absent = 0)
+local want = {}
+for i = 8, #ARGV, 2 do want[ARGV[i]] = ARGV[i + 1] end
+local hot = redis.call('HGETALL', KEYS[1])
+local have = {}
+local ok = true
+for i = 1, #hot, 2 do
+  have[hot[i]] = hot[i + 1]
+  if tonumber(hot[i + 1]) > tonumber(want[hot[i]] or '0') then ok = false end
+end
+if not ok then
+  droptmp()
+  return {'wm', hot}
+end
+if redis.call('ZCARD', tmpz) ~= n or redis.call('HLEN', tmpt) ~= n or redis.call('HLEN', tmpr) ~= n then
+  droptmp()
+  return {'incomplete'}
+end
+local m = base .. 'm:' .. wk
+for _, k in ipairs({'z:', 't:', 'r:'}) do
+  local src, dst = tb .. string.sub(k, 1, 1), base .. k .. wk
+  if n > 0 then
+    redis.call('RENAME', src, dst)
+  else
+    redis.call('DEL', dst)
+  end
+end
+-- records below the snapshot's watermarks are in the build: never apply
+-- them again
+for p, v in pairs(want) do
+  if tonumber(v) > tonumber(have[p] or '0') then redis.call('HSET', KEYS[1], p, v) end
+end
+redis.call('DEL', m)
+redis.call('HSET', m, 'created_at', now, 'rebuilt_at', now, 'oor', noor, 'overflow', '0')
+for _, k in ipairs({'z:', 't:', 'r:', 'm:'}) do
+  if exp ~= '0' then
+    redis.call('PEXPIREAT', base .. k .. wk, exp)
+  else
+    redis.call('PERSIST', base .. k .. wk)
+  end
+end
+return {'ok'}
+`)
