@@ -8,13 +8,14 @@ LIBCHDB = $(shell scripts/libchdb.sh)
 TEST_TIMEOUT ?= 20m
 FUZZTIME ?= 10s
 
-.PHONY: all build build-server run demo test vet fmt-check unit libchdb redis clean help
+.PHONY: all build build-server run demo test vet fmt-check unit libchdb clean help
 
 all: build
 
 help:
 	@echo "make run        run the service on embedded Kafka + ClickHouse (migrates first)"
 	@echo "make test       vet, gofmt check and every test (race detector, real Valkey, chDB, kfake)"
+	@echo "make demo       run the service fed by loadgen, printing a live top 10"
 	@echo "make build      build $(BIN) with embedded chDB support (-tags chdb)"
 	@echo "make build-server  build bin/leaderboard-server without chDB (server mode only)"
 
@@ -30,6 +31,10 @@ build-server:
 run: build
 	CHDB_LIB_PATH=$(LIBCHDB) ./$(BIN) migrate up
 	CHDB_LIB_PATH=$(LIBCHDB) exec ./$(BIN) serve
+
+# The service fed by loadgen, printing a live top 10 until interrupted.
+demo: build
+	scripts/demo.sh
 
 vet:
 	$(GO) vet ./...

@@ -220,3 +220,22 @@ func sumOffsets(m map[string]int64) int64 {
 	}
 	return n
 }
+
+// waitConsumed waits until both stores report n records consumed in /health.
+func (in *instance) waitConsumed(n int64) {
+	in.t.Helper()
+	require.Eventually(in.t, func() bool {
+		h, err := in.health()
+		return err == nil && sumOffsets(h.ConsumedOffsets["service"]) == n && sumOffsets(h.ConsumedOffsets["clickhouse"]) == n
+	}, 60*time.Second, 100*time.Millisecond, "both stores consume %d records", n)
+}
+
+func (in *instance) getJSON(path string, out any) {
+	in.t.Helper()
+	resp, err := http.Get(in.httpURL + path)
+	require.NoError(in.t, err)
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	require.Equal(in.t, http.StatusOK, resp.StatusCode, "GET %s: %s", path, body)
+	require.NoError(in.t, json.Unmarshal(body, out), string(body))
+}

@@ -36,6 +36,7 @@ commands:
   serve                      run the service (HTTP API, consumer, embedded stores when no addresses are set)
   migrate up|down|version    apply, revert or show the ClickHouse schema migrations
   migrate force VERSION      mark VERSION as applied and clean (after repairing a failed migration)
+  loadgen [flags]            send synthetic score events to Kafka or POST /events (loadgen -h lists the flags)
 
 Configuration comes from LEADERBOARD_* environment variables; see README.md.
 `
@@ -54,6 +55,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return serve(ctx, getenv, stderr)
 	case "migrate":
 		return migrateCmd(ctx, args[1:], getenv, stdout, stderr)
+	case "loadgen":
+		return loadgenCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/valkey-io/valkey-go"
 
@@ -22,6 +21,8 @@ import (
 	"github.com/leaderboard/leaderboard/internal/broker"
 	"github.com/leaderboard/leaderboard/internal/config"
 	"github.com/leaderboard/leaderboard/internal/health"
+	"github.com/leaderboard/leaderboard/internal/hotboard"
+	"github.com/leaderboard/leaderboard/internal/ingest"
 	"github.com/leaderboard/leaderboard/internal/warehouse"
 )
 
@@ -79,7 +80,7 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	closers.push("clickhouse", store.Close)
 	schema := &schemaGate{store: store, params: schemaParams(cfg)}
 	if err := schema.check(ctx); err != nil {
-		if errors.Is(err, warehouse.ErrSchemaBehind) || !errors.Is(err, errUnreachable) {
+		if !errors.Is(err, errUnreachable) {
 			return err
 		}
 		log.Warn("clickhouse unreachable at start: running degraded and retrying", "err", err)
@@ -101,12 +102,37 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	closers.push("valkey", func() error { vk.Close(); return nil })
 
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := ingest.NewMetrics(reg)
+
+	hot := hotboard.New(vk, hotboard.Options{DedupHorizon: cfg.DedupHorizon})
+	feed := &feedGate{vk: vk, hot: hot, adm: adm, cfg: cfg, log: log}
+
+	producer, err := ingest.NewProducer(cfg.Brokers(), cfg.Topic, 10*time.Second)
+	if err != nil {
+		return err
+	}
+	closers.push("kafka producer", func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+		defer cancel()
+		producer.Close(ctx)
+		return nil
+	})
+
+	catalog := warehouse.NewCatalog(store, time.Minute)
+	consumer, err := ingest.NewConsumer(ingest.ConsumerConfig{
+		Brokers:      cfg.Brokers(),
+		Topic:        cfg.Topic,
+		Group:        cfg.ConsumerGroup,
+		MaxClockSkew: cfg.MaxClockSkew,
+	}, log, hot, catalog, metrics)
+	if err != nil {
+		return err
+	}
 
 	checker := health.New(cfg.HealthInterval, map[string]health.Probe{
 		"kafka":      func(ctx context.Context) error { return broker.Ping(ctx, adm) },
 		"clickhouse": schema.check,
-		"valkey":     func(ctx context.Context) error { return vk.Do(ctx, vk.B().Ping().Build()).Error() },
+		"valkey":     feed.probe,
 	})
 	checker.OnChange(func(name string, err error) {
 		if err != nil {
@@ -118,21 +144,52 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 
 	var ready atomic.Bool
 	srv := api.New(api.Deps{
-		Logger:           log,
-		Registry:         reg,
-		Health:           checker,
-		ClickHouseOffset: store.ConsumedOffsets,
-		IngestToken:      cfg.IngestToken,
-		AdminToken:       cfg.AdminToken,
-		Ready:            ready.Load,
+		Logger:   log,
+		Registry: reg,
+		Health:   checker,
+		ServiceOffsets: func(ctx context.Context) (map[int32]int64, error) {
+			return broker.CommittedOffsets(ctx, adm, cfg.ConsumerGroup, cfg.Topic)
+		},
+		ClickHouseOffset: func(ctx context.Context) (map[int32]int64, error) {
+			// The Kafka engine commits a block only after every view below
+			// it stored it: its committed offsets are what ClickHouse applied.
+			return broker.CommittedOffsets(ctx, adm, cfg.ClickHouseGroup, cfg.Topic)
+		},
+		IngestToken: cfg.IngestToken,
+		AdminToken:  cfg.AdminToken,
+		Ready:       ready.Load,
+	})
+
+	srv.RegisterEvents(producer, cfg.MaxClockSkew, time.Now)
+	srv.RegisterQueries(api.QueryDeps{
+		Hot:       hot,
+		Warehouse: store,
+		Boards:    store,
+		Exporter:  store,
+		Now:       time.Now,
+		OnDefine:  catalog.Define, // the consumer sees a new aggregation at once
 	})
 
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() { defer wg.Done(); checker.Run(bg) }()
-	go func() { defer wg.Done(); ensureTopics(bg, log, adm, cfg) }()
+	go func() {
+		defer wg.Done()
+		ensureTopics(bg, log, adm, cfg)
+		if feed.decide(bg) != nil {
+			return
+		}
+		consumer.Run(bg)
+	}()
 	closers.push("background tasks", func() error { stopBG(); wg.Wait(); return nil })
+	// Closed before the background tasks: the batch in hand is applied and
+	// committed, then the consumer leaves its group.
+	closers.push("kafka consumer", func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+		defer cancel()
+		return consumer.Stop(ctx)
+	})
 
 	httpSrv := &http.Server{
 		Handler:           srv.Handler(),
@@ -201,6 +258,9 @@ func (g *schemaGate) check(ctx context.Context) error {
 		return err
 	}
 	if err := m.Check(); err != nil {
+		return err
+	}
+	if err := g.store.CheckParams(ctx, g.params); err != nil {
 		return err
 	}
 	g.ok.Store(true)

@@ -130,3 +130,61 @@ func TestInvalidConfiguration(t *testing.T) {
 		})
 	}
 }
+
+func TestServeRefusesOtherSchemaParams(t *testing.T) {
+	vk := valkeytest.Start(t)
+	in := newInstance(t, vk.Addr())
+	in.migrate()
+	in.env["LEADERBOARD_MAX_CLOCK_SKEW"] = "10m"
+	code, _, stderr := in.runCmd(binPath, "serve")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "LEADERBOARD_MAX_CLOCK_SKEW")
+}
+
+// cases.md C1: redelivery after a restart of the service process (and with
+// it the embedded stores), checked through the HTTP API in both stores.
+func TestRedeliveryAfterServiceRestart(t *testing.T) {
+	vk := valkeytest.Start(t)
+	in := newInstance(t, vk.Addr())
+	in.migrate()
+	in.start()
+	d := time.Now().UTC().AddDate(0, 0, -1).Format("2006-01-02")
+	e1 := `{"event_id":"e1","leaderboard_id":"b1","player_id":"amy","score":100,"occurred_at":"` + d + `T10:00:00Z"}`
+	e2 := `{"event_id":"e2","leaderboard_id":"b1","player_id":"bob","score":50,"occurred_at":"` + d + `T10:01:00Z"}`
+	cl, err := kgo.NewClient(kgo.SeedBrokers(in.env["LEADERBOARD_EMBEDDED_KAFKA_ADDR"]), kgo.DefaultProduceTopic("leaderboard.score-events"))
+	require.NoError(t, err)
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	require.NoError(t, cl.ProduceSync(ctx, &kgo.Record{Key: []byte("b1:amy"), Value: []byte(e1)}, &kgo.Record{Key: []byte("b1:bob"), Value: []byte(e2)}).FirstErr())
+	in.waitConsumed(2)
+	require.Equal(t, 0, in.stop(), in.logs.String())
+
+	in.start()
+	require.NoError(t, cl.ProduceSync(ctx, &kgo.Record{Key: []byte("b1:amy"), Value: []byte(e1)}).FirstErr())
+	in.waitConsumed(3)
+	for _, window := range []string{"window=daily&date=" + d, "window=weekly&date=" + d, "window=alltime"} {
+		for _, source := range []string{"cache", "clickhouse"} {
+			var body struct {
+				Source  string `json:"source"`
+				Total   int64  `json:"total_players"`
+				Entries []struct {
+					Rank     int64  `json:"rank"`
+					PlayerID string `json:"player_id"`
+					Score    int64  `json:"score"`
+				} `json:"entries"`
+			}
+			in.getJSON("/leaderboards/b1/rankings?"+window+"&source="+source, &body)
+			assert.Equal(t, source, body.Source)
+			assert.Equal(t, int64(2), body.Total, "%s %s", window, source)
+			require.Len(t, body.Entries, 2, "%s %s", window, source)
+			assert.Equal(t, "amy", body.Entries[0].PlayerID)
+			assert.Equal(t, int64(100), body.Entries[0].Score)
+			assert.Equal(t, int64(1), body.Entries[0].Rank)
+			assert.Equal(t, "bob", body.Entries[1].PlayerID)
+			assert.Equal(t, int64(50), body.Entries[1].Score)
+			assert.Equal(t, int64(2), body.Entries[1].Rank)
+		}
+	}
+	require.Equal(t, 0, in.stop(), in.logs.String())
+}

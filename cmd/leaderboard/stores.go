@@ -59,5 +59,8 @@ func schemaParams(cfg config.Config) warehouse.SchemaParams {
 		Topic:    cfg.Topic,
 		Brokers:  strings.Join(cfg.BrokersForClickHouse(), ","),
 		Group:    cfg.ClickHouseGroup,
+		// The skew is rendered into the validation views: changing it needs
+		// a new migration, like any schema change.
+		MaxSkewMillis: cfg.MaxClockSkew.Milliseconds(),
 	}
 }

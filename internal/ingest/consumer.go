@@ -60,6 +60,9 @@ type Consumer struct {
 	mu      sync.Mutex
 	applied map[int32]int64 // next offset per partition, committed
 
+	runMu    sync.Mutex
+	stopped  bool
+	started  bool
 	stopPoll context.CancelFunc
 	done     chan struct{}
 }
@@ -116,9 +119,16 @@ func (c *Consumer) Offsets() map[int32]int64 {
 // DLQ are retried with backoff while fetching is paused; nothing is
 // committed before it is applied.
 func (c *Consumer) Run(ctx context.Context) {
-	defer close(c.done)
 	pollCtx, stop := context.WithCancel(ctx)
-	c.stopPoll = stop
+	defer stop()
+	c.runMu.Lock()
+	if c.stopped || c.started {
+		c.runMu.Unlock()
+		return
+	}
+	c.started, c.stopPoll = true, stop
+	c.runMu.Unlock()
+	defer close(c.done)
 	// The work context outlives a Stop request so the batch in hand is
 	// finished and committed; it ends only with ctx (hard stop).
 	work := context.WithoutCancel(ctx)
@@ -161,8 +171,16 @@ func (c *Consumer) Run(ctx context.Context) {
 // Stop stops fetching, lets the batch in hand finish and commit, then closes
 // the client. ctx bounds the wait.
 func (c *Consumer) Stop(ctx context.Context) error {
+	c.runMu.Lock()
+	c.stopped = true
+	started := c.started
 	if c.stopPoll != nil {
 		c.stopPoll()
+	}
+	c.runMu.Unlock()
+	if !started {
+		c.cl.Close()
+		return nil
 	}
 	select {
 	case <-c.done:

@@ -2,6 +2,7 @@ package warehouse
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -68,7 +69,7 @@ func (s *Store) NewMigrator(p SchemaParams) (*Migrator, error) {
 	}
 	drv, err := chmigrate.WithInstance(s.db, &chmigrate.Config{
 		DatabaseName:          current,
-		MigrationsTable:       "leaderboard_schema_migrations",
+		MigrationsTable:       "schema_migrations_" + p.Database, // one per service database: several may share a server
 		MigrationsTableEngine: "MergeTree",
 		MultiStatementEnabled: true,
 	})
@@ -162,4 +163,42 @@ func migrationNames() ([]string, uint, error) {
 // quoteString renders a ClickHouse string literal.
 func quoteString(s string) string {
 	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
+}
+
+// ErrSchemaParams means the schema was rendered with another configuration.
+var ErrSchemaParams = errors.New("clickhouse schema was rendered with another configuration")
+
+// CheckParams compares the configuration the schema was rendered with (the
+// schema_params table) with p: the validation SQL embeds the clock skew, the
+// Kafka engine table the topic, group and brokers.
+func (s *Store) CheckParams(ctx context.Context, p SchemaParams) error {
+	rows, err := s.db.QueryContext(ctx, "SELECT name, argMax(value, updated_at) FROM "+s.database+".schema_params GROUP BY name")
+	if err != nil {
+		return fmt.Errorf("clickhouse: %w", err)
+	}
+	defer rows.Close()
+	got := map[string]string{}
+	for rows.Next() {
+		var k, v string
+		if err := rows.Scan(&k, &v); err != nil {
+			return fmt.Errorf("clickhouse: %w", err)
+		}
+		got[k] = v
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("clickhouse: %w", err)
+	}
+	want := map[string]struct{ value, variable string }{
+		"max_clock_skew_ms":  {fmt.Sprint(p.MaxSkewMillis), "LEADERBOARD_MAX_CLOCK_SKEW"},
+		"topic":              {p.Topic, "LEADERBOARD_TOPIC"},
+		"clickhouse_group":   {p.Group, "LEADERBOARD_CLICKHOUSE_CONSUMER_GROUP"},
+		"clickhouse_brokers": {p.Brokers, "LEADERBOARD_CLICKHOUSE_KAFKA_BROKERS (default: the service's brokers)"},
+	}
+	for name, w := range want {
+		if got[name] != w.value {
+			return fmt.Errorf("%w: %s is %q in the schema but %q in this configuration (%s): restore the variable, or add a migration that re-renders the schema",
+				ErrSchemaParams, name, got[name], w.value, w.variable)
+		}
+	}
+	return nil
 }

@@ -69,10 +69,22 @@ func (s *Store) Close() error {
 	return err
 }
 
-// ConsumedOffsets returns, per partition of the score-event topic, the next
-// offset ClickHouse will consume: every record before it is stored.
+// WithDatabase returns a Store on the same connection for another database
+// (tests keep one database per test in the one embedded engine).
+func (s *Store) WithDatabase(database string) *Store {
+	return &Store{db: s.db, database: database, embedded: s.embedded}
+}
+
+// ConsumedOffsets returns, per partition, the next offset after the records
+// stored in the validated tables (accepted copies in deliveries, invalid
+// records in rejected_events). The service reports ClickHouse's progress from
+// its Kafka engine's committed offsets instead, which are only advanced once
+// every view below the intake has written a block; this is for audits.
 func (s *Store) ConsumedOffsets(ctx context.Context) (map[int32]int64, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT toInt32(src_partition), toInt64(max(src_offset) + 1) FROM "+s.database+".records GROUP BY src_partition")
+	q := "SELECT toInt32(p), toInt64(max(o) + 1) FROM (" +
+		"SELECT src_partition AS p, src_offset AS o FROM " + s.database + ".deliveries UNION ALL " +
+		"SELECT src_partition AS p, src_offset AS o FROM " + s.database + ".rejected_events) GROUP BY p"
+	rows, err := s.db.QueryContext(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse offsets: %w", err)
 	}

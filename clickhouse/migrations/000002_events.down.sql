@@ -1,0 +1,15 @@
+DROP VIEW IF EXISTS {{.Database}}.to_validate_mv;
+DROP VIEW IF EXISTS {{.Database}}.scanned_mv;
+DROP VIEW IF EXISTS {{.Database}}.parsed_mv;
+DROP VIEW IF EXISTS {{.Database}}.validated_mv;
+DROP VIEW IF EXISTS {{.Database}}.rejected_events_mv;
+DROP VIEW IF EXISTS {{.Database}}.deliveries_mv;
+DROP VIEW IF EXISTS {{.Database}}.events_mv;
+DROP TABLE IF EXISTS {{.Database}}.to_validate;
+DROP TABLE IF EXISTS {{.Database}}.scanned;
+DROP TABLE IF EXISTS {{.Database}}.parsed;
+DROP TABLE IF EXISTS {{.Database}}.validated;
+DROP TABLE IF EXISTS {{.Database}}.rejected_events;
+DROP TABLE IF EXISTS {{.Database}}.deliveries;
+DROP TABLE IF EXISTS {{.Database}}.events;
+DROP TABLE IF EXISTS {{.Database}}.boards;

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/valkey-io/valkey-go"
+
+	"github.com/leaderboard/leaderboard/internal/broker"
+	"github.com/leaderboard/leaderboard/internal/config"
+	"github.com/leaderboard/leaderboard/internal/hotboard"
+)
+
+// feedKey marks a Valkey that has been fed by the consumer group from the
+// beginning of the topic without losing data since. Only such a Valkey may
+// create a missing hot board from events: elsewhere a missing board could
+// lack earlier events, and reads go to ClickHouse until it is rebuilt.
+const feedKey = "lb:feed"
+
+// feedGate decides, before the consumer starts and on every Valkey probe,
+// whether hot boards may be created.
+type feedGate struct {
+	vk      valkey.Client
+	hot     *hotboard.Store
+	adm     *kadm.Client
+	cfg     config.Config
+	log     *slog.Logger
+	decided atomic.Bool
+}
+
+// decide sets hot-board creation on or off, retrying until Valkey and Kafka
+// answer or ctx ends.
+func (f *feedGate) decide(ctx context.Context) error {
+	for delay := 200 * time.Millisecond; ; delay = min(delay*2, 5*time.Second) {
+		err := f.decideOnce(ctx)
+		if err == nil {
+			f.decided.Store(true)
+			return nil
+		}
+		f.log.Warn("cannot check the hot store's feed state yet; retrying", "err", err, "retry_in", delay.String())
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(delay):
+		}
+	}
+}
+
+func (f *feedGate) decideOnce(ctx context.Context) error {
+	n, err := f.vk.Do(ctx, f.vk.B().Exists().Key(feedKey).Build()).AsInt64()
+	if err != nil {
+		return fmt.Errorf("valkey: %w", err)
+	}
+	if n == 1 {
+		f.hot.SetCreateMissing(true)
+		return nil
+	}
+	committed, err := broker.CommittedOffsets(ctx, f.adm, f.cfg.ConsumerGroup, f.cfg.Topic)
+	if err != nil {
+		return err
+	}
+	for _, o := range committed {
+		if o > 0 {
+			f.hot.SetCreateMissing(false)
+			f.log.Warn("valkey has lost the hot boards (no feed marker, but the consumer group has committed offsets): " +
+				"missing hot boards are not created from new events and reads fall back to ClickHouse until they are rebuilt")
+			return nil
+		}
+	}
+	// A fresh group reads the topic from its start: Valkey will see every record.
+	if err := f.vk.Do(ctx, f.vk.B().Set().Key(feedKey).Value(time.Now().UTC().Format(time.RFC3339)).Build()).Error(); err != nil {
+		return fmt.Errorf("valkey: %w", err)
+	}
+	f.hot.SetCreateMissing(true)
+	return nil
+}
+
+// probe is the Valkey health probe; it also notices a Valkey that lost its
+// data while the service runs (flush, restart without persistence).
+func (f *feedGate) probe(ctx context.Context) error {
+	n, err := f.vk.Do(ctx, f.vk.B().Exists().Key(feedKey).Build()).AsInt64()
+	if err != nil {
+		return err
+	}
+	if n == 0 && f.decided.Load() {
+		f.hot.SetCreateMissing(false)
+	}
+	return nil
+}
