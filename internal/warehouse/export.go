@@ -22,7 +22,7 @@ func (s *Store) Export(ctx context.Context, board string, w leaderboard.Window, 
 		return err
 	}
 	q, args := s.standingsQuery(board, w, agg)
-	rows, err := db.QueryContext(ctx, "SELECT player_id, total, reached_ms FROM ("+q+")"+rankingOrder+readSettings, args...)
+	rows, err := db.QueryContext(ctx, "SELECT player_id, total, reached_ms FROM ("+q+")"+rankingOrder+noJIT, args...)
 	if err != nil {
 		return fmt.Errorf("clickhouse export: %w", err)
 	}

@@ -14,11 +14,6 @@ import (
 // Every read is one SQL statement over standingsQuery, so the ranking order,
 // FINAL deduplication and window rules are the ones Standings uses.
 
-// readSettings turns off ClickHouse's expression JIT for the reads here, as
-// the package's other ranking reads do: answers that decide payouts must not
-// depend on its code generation (the clamp of sum totals miscompiled).
-const readSettings = " SETTINGS compile_expressions = 0, compile_aggregate_expressions = 0"
-
 // rankedQuery numbers the window's standings in ranking order (rnk 1..n) and
 // adds the window's player count and largest |total| to every row.
 func (s *Store) rankedQuery(board string, w leaderboard.Window, agg leaderboard.Aggregation) (string, []any) {
@@ -68,7 +63,7 @@ func (s *Store) StandingsAfter(ctx context.Context, board string, w leaderboard.
 	rows, err := s.db.QueryContext(ctx,
 		"SELECT player_id, total, reached_ms, rnk, players, worst FROM ("+q+") "+
 			"WHERE total < toInt64(?) OR (total = toInt64(?) AND (reached_ms > toInt64(?) OR (reached_ms = toInt64(?) AND player_id > ?))) "+
-			"ORDER BY rnk LIMIT ?"+readSettings, args...)
+			"ORDER BY rnk LIMIT ?"+noJIT, args...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("clickhouse standings after: %w", err)
 	}
@@ -114,7 +109,7 @@ func (s *Store) PlayerAround(ctx context.Context, board string, w leaderboard.Wi
 	rows, err := s.db.QueryContext(ctx,
 		"WITH ranked AS ("+q+"), (SELECT any(rnk) FROM ranked WHERE player_id = ?) AS me "+
 			"SELECT player_id, total, reached_ms, rnk, players, worst FROM ranked "+
-			"WHERE me > 0 AND rnk BETWEEN me - toInt64(?) AND me + toInt64(?) ORDER BY rnk"+readSettings, all...)
+			"WHERE me > 0 AND rnk BETWEEN me - toInt64(?) AND me + toInt64(?) ORDER BY rnk"+noJIT, all...)
 	if err != nil {
 		return Around{}, fmt.Errorf("clickhouse player: %w", err)
 	}

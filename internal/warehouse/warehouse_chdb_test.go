@@ -41,7 +41,7 @@ func TestEmbeddedKafkaIntoClickHouse(t *testing.T) {
 
 	kafka, err := broker.StartEmbedded("127.0.0.1:0", t.TempDir())
 	require.NoError(t, err)
-	defer kafka.Close()
+	t.Cleanup(kafka.Close)
 	adm, err := broker.NewAdmin([]string{kafka.Addr()})
 	require.NoError(t, err)
 	defer adm.Close()
@@ -56,6 +56,8 @@ func TestEmbeddedKafkaIntoClickHouse(t *testing.T) {
 	require.NoError(t, mig.Up())
 	require.NoError(t, mig.Check())
 	require.NoError(t, mig.Up(), "up twice is a no-op")
+	// Cleanups run last-in first-out: the intake stops before its broker.
+	t.Cleanup(func() { _ = mig.Down() })
 
 	cl, err := kgo.NewClient(kgo.SeedBrokers(kafka.Addr()))
 	require.NoError(t, err)
@@ -85,4 +87,12 @@ func TestEmbeddedKafkaIntoClickHouse(t *testing.T) {
 	assert.Equal(t, uint32(rec.Partition), partition)
 	assert.Equal(t, uint64(rec.Offset), offset)
 	assert.Equal(t, rec.Timestamp.UnixMilli(), tsMillis)
+}
+
+func TestEmbeddedEngineHasNoJIT(t *testing.T) {
+	for _, setting := range []string{"compile_expressions", "compile_aggregate_expressions"} {
+		var v string
+		require.NoError(t, store.DB().QueryRow("SELECT toString(getSetting('"+setting+"'))").Scan(&v))
+		assert.Contains(t, []string{"0", "false"}, v, setting)
+	}
 }
