@@ -1,4 +1,4 @@
-module github.com/leaderboard/leaderboard
+module example.com/leaderboard
 
 go 1.26.8
 

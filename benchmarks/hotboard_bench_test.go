@@ -8,9 +8,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/leaderboard/leaderboard/internal/hotboard"
-	"github.com/leaderboard/leaderboard/internal/leaderboard"
-	"github.com/leaderboard/leaderboard/internal/valkeytest"
+	"example.com/leaderboard/internal/hotboard"
+	"example.com/leaderboard/internal/leaderboard"
+	"example.com/leaderboard/internal/valkeytest"
 )
 
 // BenchmarkApply measures the consumer's atomic Valkey step: b.N events

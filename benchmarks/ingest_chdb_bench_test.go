@@ -10,8 +10,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/leaderboard/leaderboard/internal/leaderboard"
-	"github.com/leaderboard/leaderboard/internal/stacktest"
+	"example.com/leaderboard/internal/leaderboard"
+	"example.com/leaderboard/internal/stacktest"
 )
 
 // BenchmarkIngestEndToEnd produces b.N events (100 boards, 5000 players per

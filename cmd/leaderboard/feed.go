@@ -10,9 +10,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/valkey-io/valkey-go"
 
-	"github.com/leaderboard/leaderboard/internal/broker"
-	"github.com/leaderboard/leaderboard/internal/config"
-	"github.com/leaderboard/leaderboard/internal/hotboard"
+	"example.com/leaderboard/internal/broker"
+	"example.com/leaderboard/internal/config"
+	"example.com/leaderboard/internal/hotboard"
 )
 
 // feedKey marks a Valkey that has been fed by the consumer group from the

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/leaderboard/leaderboard/internal/config"
-	"github.com/leaderboard/leaderboard/internal/loadgen"
+	"example.com/leaderboard/internal/config"
+	"example.com/leaderboard/internal/loadgen"
 )
 
 // loadgenCmd sends synthetic score events to Kafka or to POST /events.

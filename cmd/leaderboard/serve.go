@@ -17,13 +17,13 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/valkey-io/valkey-go"
 
-	"github.com/leaderboard/leaderboard/internal/api"
-	"github.com/leaderboard/leaderboard/internal/broker"
-	"github.com/leaderboard/leaderboard/internal/config"
-	"github.com/leaderboard/leaderboard/internal/health"
-	"github.com/leaderboard/leaderboard/internal/hotboard"
-	"github.com/leaderboard/leaderboard/internal/ingest"
-	"github.com/leaderboard/leaderboard/internal/warehouse"
+	"example.com/leaderboard/internal/api"
+	"example.com/leaderboard/internal/broker"
+	"example.com/leaderboard/internal/config"
+	"example.com/leaderboard/internal/health"
+	"example.com/leaderboard/internal/hotboard"
+	"example.com/leaderboard/internal/ingest"
+	"example.com/leaderboard/internal/warehouse"
 )
 
 // serve runs the service until ctx ends, then shuts down in order: stop

@@ -16,7 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/leaderboard/leaderboard/internal/valkeytest"
+	"example.com/leaderboard/internal/valkeytest"
 )
 
 const event = `{"event_id":"e1","leaderboard_id":"b1","player_id":"amy","score":100,"occurred_at":"2026-12-02T10:00:00Z"}`
@@ -187,4 +187,33 @@ func TestRedeliveryAfterServiceRestart(t *testing.T) {
 		}
 	}
 	require.Equal(t, 0, in.stop(), in.logs.String())
+}
+
+// The chDB binary finds the cached libchdb.so by itself, and says what to
+// run (one line, no panic) when there is none.
+func TestFindsLibchdbWithoutEnvironment(t *testing.T) {
+	run := func(dir string) (int, string) {
+		cmd := exec.Command(binPath, "help")
+		cmd.Dir = dir
+		for _, kv := range os.Environ() {
+			if !strings.HasPrefix(kv, "CHDB_LIB_PATH=") && !strings.HasPrefix(kv, "LEADERBOARD_LIBCHDB_CACHE=") {
+				cmd.Env = append(cmd.Env, kv)
+			}
+		}
+		out, err := cmd.CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); ok {
+			return ee.ExitCode(), string(out)
+		}
+		require.NoError(t, err)
+		return 0, string(out)
+	}
+	wd, err := os.Getwd()
+	require.NoError(t, err)
+	code, out := run(wd) // inside the checkout: .cache/chdb is found
+	assert.Equal(t, 0, code, out)
+	assert.Contains(t, out, "usage: leaderboard")
+
+	code, out = run(t.TempDir())
+	assert.Equal(t, 1, code)
+	assert.Equal(t, "leaderboard: libchdb.so not found: run scripts/libchdb.sh (make build does), or set CHDB_LIB_PATH\n", out)
 }

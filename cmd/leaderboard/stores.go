@@ -6,8 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/leaderboard/leaderboard/internal/config"
-	"github.com/leaderboard/leaderboard/internal/warehouse"
+	"example.com/leaderboard/internal/config"
+	"example.com/leaderboard/internal/warehouse"
 )
 
 func loadConfig(getenv func(string) string) (config.Config, error) {

@@ -17,9 +17,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/leaderboard/leaderboard/internal/api"
-	"github.com/leaderboard/leaderboard/internal/health"
-	"github.com/leaderboard/leaderboard/internal/ingest"
+	"example.com/leaderboard/internal/api"
+	"example.com/leaderboard/internal/health"
+	"example.com/leaderboard/internal/ingest"
 )
 
 const topic = "leaderboard.score-events"

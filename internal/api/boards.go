@@ -11,8 +11,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/leaderboard/leaderboard/internal/leaderboard"
-	"github.com/leaderboard/leaderboard/internal/warehouse"
+	"example.com/leaderboard/internal/leaderboard"
+	"example.com/leaderboard/internal/warehouse"
 )
 
 // Board definitions (contract section 2), stored in ClickHouse.

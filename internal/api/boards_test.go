@@ -14,10 +14,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/leaderboard/leaderboard/internal/api"
-	"github.com/leaderboard/leaderboard/internal/health"
-	"github.com/leaderboard/leaderboard/internal/leaderboard"
-	"github.com/leaderboard/leaderboard/internal/warehouse"
+	"example.com/leaderboard/internal/api"
+	"example.com/leaderboard/internal/health"
+	"example.com/leaderboard/internal/leaderboard"
+	"example.com/leaderboard/internal/warehouse"
 )
 
 type fakeBoards struct{ puts int }

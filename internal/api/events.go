@@ -14,8 +14,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/leaderboard/leaderboard/internal/ingest"
-	"github.com/leaderboard/leaderboard/internal/leaderboard"
+	"example.com/leaderboard/internal/ingest"
+	"example.com/leaderboard/internal/leaderboard"
 )
 
 // Limits of POST /events.

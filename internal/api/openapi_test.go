@@ -16,8 +16,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
 
-	"github.com/leaderboard/leaderboard/internal/api"
-	"github.com/leaderboard/leaderboard/internal/health"
+	"example.com/leaderboard/internal/api"
+	"example.com/leaderboard/internal/health"
 )
 
 // TestOpenAPIMatchesRoutes: every route registered in the Gin engine is in

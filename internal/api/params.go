@@ -10,7 +10,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/leaderboard/leaderboard/internal/leaderboard"
+	"example.com/leaderboard/internal/leaderboard"
 )
 
 // Strict parameter parsing for the read endpoints. Every rule answers 400

@@ -10,9 +10,9 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/leaderboard/leaderboard/internal/hotboard"
-	"github.com/leaderboard/leaderboard/internal/leaderboard"
-	"github.com/leaderboard/leaderboard/internal/warehouse"
+	"example.com/leaderboard/internal/hotboard"
+	"example.com/leaderboard/internal/leaderboard"
+	"example.com/leaderboard/internal/warehouse"
 )
 
 // HotReader is what the query API reads from the hot store (*hotboard.Store).

@@ -19,10 +19,10 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/leaderboard/leaderboard/internal/api"
-	"github.com/leaderboard/leaderboard/internal/health"
-	"github.com/leaderboard/leaderboard/internal/leaderboard"
-	"github.com/leaderboard/leaderboard/internal/stacktest"
+	"example.com/leaderboard/internal/api"
+	"example.com/leaderboard/internal/health"
+	"example.com/leaderboard/internal/leaderboard"
+	"example.com/leaderboard/internal/stacktest"
 )
 
 // The query API on the real stores: a stacktest stack (kfake, chDB, a

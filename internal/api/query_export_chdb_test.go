@@ -26,8 +26,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/leaderboard/leaderboard/internal/api"
-	"github.com/leaderboard/leaderboard/internal/leaderboard"
+	"example.com/leaderboard/internal/api"
+	"example.com/leaderboard/internal/leaderboard"
 )
 
 // insertBoard writes n accepted events (one player each) straight into the

@@ -18,11 +18,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/leaderboard/leaderboard/internal/api"
-	"github.com/leaderboard/leaderboard/internal/health"
-	"github.com/leaderboard/leaderboard/internal/hotboard"
-	"github.com/leaderboard/leaderboard/internal/leaderboard"
-	"github.com/leaderboard/leaderboard/internal/warehouse"
+	"example.com/leaderboard/internal/api"
+	"example.com/leaderboard/internal/health"
+	"example.com/leaderboard/internal/hotboard"
+	"example.com/leaderboard/internal/leaderboard"
+	"example.com/leaderboard/internal/warehouse"
 )
 
 // In-memory stores with the reference ranking (leaderboard.Rank), for the

@@ -18,8 +18,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/leaderboard/leaderboard/internal/health"
-	"github.com/leaderboard/leaderboard/internal/leaderboard"
+	"example.com/leaderboard/internal/health"
+	"example.com/leaderboard/internal/leaderboard"
 )
 
 // OffsetsFunc returns, per partition of the score-event topic, the next

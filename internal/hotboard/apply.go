@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/leaderboard/leaderboard/internal/leaderboard"
+	"example.com/leaderboard/internal/leaderboard"
 )
 
 // Item is one consumed record of the score-event topic, with its Kafka

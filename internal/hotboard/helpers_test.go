@@ -13,9 +13,9 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/valkey-io/valkey-go"
 
-	"github.com/leaderboard/leaderboard/internal/hotboard"
-	"github.com/leaderboard/leaderboard/internal/leaderboard"
-	"github.com/leaderboard/leaderboard/internal/valkeytest"
+	"example.com/leaderboard/internal/hotboard"
+	"example.com/leaderboard/internal/leaderboard"
+	"example.com/leaderboard/internal/valkeytest"
 )
 
 const partitions = 3

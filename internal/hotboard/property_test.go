@@ -10,8 +10,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/leaderboard/leaderboard/internal/hotboard"
-	"github.com/leaderboard/leaderboard/internal/leaderboard"
+	"example.com/leaderboard/internal/hotboard"
+	"example.com/leaderboard/internal/leaderboard"
 )
 
 // record is one record of the simulated topic.

@@ -8,7 +8,7 @@ import (
 	"sort"
 	"strconv"
 
-	"github.com/leaderboard/leaderboard/internal/leaderboard"
+	"example.com/leaderboard/internal/leaderboard"
 )
 
 // WatermarkMismatchError is returned by Replace when the hot store has

@@ -23,7 +23,7 @@ import (
 
 	"github.com/valkey-io/valkey-go"
 
-	"github.com/leaderboard/leaderboard/internal/leaderboard"
+	"example.com/leaderboard/internal/leaderboard"
 )
 
 // Defaults.

@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/leaderboard/leaderboard/internal/stacktest"
+	"example.com/leaderboard/internal/stacktest"
 )
 
 func consumeAll(t *testing.T, s *stacktest.Stack, topic string, n int) []*kgo.Record {

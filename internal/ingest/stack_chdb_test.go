@@ -13,8 +13,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/leaderboard/leaderboard/internal/leaderboard"
-	"github.com/leaderboard/leaderboard/internal/stacktest"
+	"example.com/leaderboard/internal/leaderboard"
+	"example.com/leaderboard/internal/stacktest"
 )
 
 // dayD is yesterday (UTC) when the test starts, as in cases.md.

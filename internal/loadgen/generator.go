@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/leaderboard/leaderboard/internal/leaderboard"
+	"example.com/leaderboard/internal/leaderboard"
 )
 
 // Kind says what a generated record is meant to exercise. The kinds are

@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/leaderboard/leaderboard/internal/leaderboard"
+	"example.com/leaderboard/internal/leaderboard"
 )
 
 var testNow = time.Date(2026, 12, 3, 10, 15, 2, 120_000_000, time.UTC)

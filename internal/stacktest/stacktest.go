@@ -26,10 +26,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/leaderboard/leaderboard/internal/hotboard"
-	"github.com/leaderboard/leaderboard/internal/ingest"
-	"github.com/leaderboard/leaderboard/internal/valkeytest"
-	"github.com/leaderboard/leaderboard/internal/warehouse"
+	"example.com/leaderboard/internal/hotboard"
+	"example.com/leaderboard/internal/ingest"
+	"example.com/leaderboard/internal/valkeytest"
+	"example.com/leaderboard/internal/warehouse"
 )
 
 // Topic is the score-event topic of every stack.

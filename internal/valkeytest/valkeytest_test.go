@@ -7,7 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/valkey-io/valkey-go"
 
-	"github.com/leaderboard/leaderboard/internal/valkeytest"
+	"example.com/leaderboard/internal/valkeytest"
 )
 
 func TestStartClientRestartStop(t *testing.T) {

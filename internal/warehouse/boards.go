@@ -6,7 +6,7 @@ import (
 	"sort"
 	"time"
 
-	"github.com/leaderboard/leaderboard/internal/leaderboard"
+	"example.com/leaderboard/internal/leaderboard"
 )
 
 // Board is a leaderboard as the API shows it. A board exists when it has a

@@ -5,7 +5,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/leaderboard/leaderboard/internal/leaderboard"
+	"example.com/leaderboard/internal/leaderboard"
 )
 
 // BoardLookup reads one board's defined aggregation.

@@ -11,6 +11,9 @@ import (
 	"path/filepath"
 	"sync"
 
+	// Imported first for its init: it points chdb-go at the cached library.
+	_ "example.com/leaderboard/internal/chdblib"
+
 	"github.com/chdb-io/chdb-go/chdb"
 	chdbdriver "github.com/chdb-io/chdb-go/chdb/driver"
 )

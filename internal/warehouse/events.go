@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/leaderboard/leaderboard/internal/leaderboard"
+	"example.com/leaderboard/internal/leaderboard"
 )
 
 // Reads over the tables of migration 000002 (clickhouse/migrations):

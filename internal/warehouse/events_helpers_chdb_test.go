@@ -13,8 +13,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/leaderboard/leaderboard/internal/leaderboard"
-	"github.com/leaderboard/leaderboard/internal/warehouse"
+	"example.com/leaderboard/internal/leaderboard"
+	"example.com/leaderboard/internal/warehouse"
 )
 
 // eventsSchema renders the migrations for the tests of migration 000002. The

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/leaderboard/leaderboard/internal/leaderboard"
+	"example.com/leaderboard/internal/leaderboard"
 )
 
 // Export streams every ranked entry of the window, in rank order, to fn,

@@ -14,7 +14,7 @@ import (
 	chmigrate "github.com/golang-migrate/migrate/v4/database/clickhouse"
 	bindata "github.com/golang-migrate/migrate/v4/source/go_bindata"
 
-	schema "github.com/leaderboard/leaderboard/clickhouse"
+	schema "example.com/leaderboard/clickhouse"
 )
 
 // ErrSchemaBehind means the database has not been migrated to the version

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/leaderboard/leaderboard/internal/leaderboard"
+	"example.com/leaderboard/internal/leaderboard"
 )
 
 // Query reads for the HTTP API beyond Standings/StandingsPage/Count:
