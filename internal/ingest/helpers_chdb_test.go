@@ -73,3 +73,15 @@ func counterWith(t *testing.T, s *stacktest.Stack, name, label string) float64 {
 	}
 	return sum
 }
+
+func gauge(t *testing.T, s *stacktest.Stack, name string) float64 {
+	t.Helper()
+	mfs, err := s.Registry.Gather()
+	require.NoError(t, err)
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) > 0 {
+			return mf.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	return 0
+}

@@ -233,3 +233,36 @@ func readMaybe(t *testing.T, s *stacktest.Stack, board string, w leaderboard.Win
 	}
 	return cache, clickhouse
 }
+
+// Valkey down during ingestion: the consumer pauses fetching, retries with
+// backoff, and when Valkey is back applies every record of the outage once;
+// nothing is committed before it is applied.
+func TestValkeyDownPausesAndResumes(t *testing.T) {
+	s := stacktest.Start(t, stacktest.Options{Partitions: 1})
+	s.Produce(rec("e0", "b1", "amy", 1, at("09:00")))
+	s.WaitConsumed()
+
+	s.Valkey.Stop()
+	var outage []*kgo.Record
+	for i := 1; i <= 5; i++ {
+		outage = append(outage, rec(fmt.Sprintf("e%d", i), "b1", "bob", int64(i), at(fmt.Sprintf("10:0%d", i))))
+	}
+	out := s.Produce(outage...)
+	require.Eventually(t, func() bool { return gauge(t, s, "leaderboard_consumer_paused") == 1 }, 30*time.Second, 50*time.Millisecond,
+		"fetching pauses while Valkey is down")
+	committed, err := s.Admin.FetchOffsets(context.Background(), "service")
+	require.NoError(t, err)
+	o, _ := committed.Lookup(stacktest.Topic, 0)
+	assert.LessOrEqual(t, o.At, out[0].Offset, "nothing of the outage is committed before it is applied")
+
+	s.Valkey.Restart() // an empty Valkey: only what arrives from now on is in it
+	s.WaitConsumed()
+	assert.Equal(t, float64(0), gauge(t, s, "leaderboard_consumer_paused"))
+	assert.Positive(t, counterWith(t, s, "leaderboard_consumer_retries_total", "apply"))
+	assert.Equal(t, float64(6), counterWith(t, s, "leaderboard_records_applied_total", "applied"), "each record applied once")
+	page, err := s.Hot.RangePage(context.Background(), "b1", leaderboard.AllTimeWindow(), 0, 10)
+	require.NoError(t, err)
+	require.Len(t, page.Entries, 1)
+	assert.Equal(t, "bob", page.Entries[0].PlayerID)
+	assert.Equal(t, int64(15), page.Entries[0].Score, "every event of the outage, once")
+}
