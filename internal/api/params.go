@@ -270,3 +270,21 @@ func playerParam(c *gin.Context) (string, error) {
 	}
 	return id, nil
 }
+
+// windowParams reads what every window-scoped read starts with: the board in
+// the path, the query parameters (only those allowed) and the window.
+func (q *queries) windowParams(c *gin.Context, allowed ...string) (string, params, leaderboard.Window, error) {
+	board, err := boardParam(c)
+	if err != nil {
+		return "", nil, leaderboard.Window{}, err
+	}
+	p, err := readParams(c.Request.URL.RawQuery, allowed...)
+	if err != nil {
+		return "", nil, leaderboard.Window{}, err
+	}
+	w, err := parseWindow(p, q.d.Now())
+	if err != nil {
+		return "", nil, leaderboard.Window{}, err
+	}
+	return board, p, w, nil
+}

@@ -305,17 +305,7 @@ func parsePage(p params) (pageRequest, error) {
 
 func (q *queries) rankings(c *gin.Context) {
 	ctx := c.Request.Context()
-	board, err := boardParam(c)
-	if err != nil {
-		abort(c, err)
-		return
-	}
-	p, err := readParams(c.Request.URL.RawQuery, "window", "date", "from", "to", "limit", "offset", "cursor", "top", "top_percent", "source")
-	if err != nil {
-		abort(c, err)
-		return
-	}
-	w, err := parseWindow(p, q.d.Now())
+	board, p, w, err := q.windowParams(c, "window", "date", "from", "to", "limit", "offset", "cursor", "top", "top_percent", "source")
 	if err != nil {
 		abort(c, err)
 		return
@@ -391,22 +381,12 @@ func (q *queries) rankings(c *gin.Context) {
 
 func (q *queries) player(c *gin.Context) {
 	ctx := c.Request.Context()
-	board, err := boardParam(c)
+	board, p, w, err := q.windowParams(c, "window", "date", "from", "to", "context", "source")
 	if err != nil {
 		abort(c, err)
 		return
 	}
 	player, err := playerParam(c)
-	if err != nil {
-		abort(c, err)
-		return
-	}
-	p, err := readParams(c.Request.URL.RawQuery, "window", "date", "from", "to", "context", "source")
-	if err != nil {
-		abort(c, err)
-		return
-	}
-	w, err := parseWindow(p, q.d.Now())
 	if err != nil {
 		abort(c, err)
 		return
@@ -506,22 +486,12 @@ func rawMeta(s string) json.RawMessage {
 
 func (q *queries) playerEvents(c *gin.Context) {
 	ctx := c.Request.Context()
-	board, err := boardParam(c)
+	board, p, w, err := q.windowParams(c, "window", "date", "from", "to", "source")
 	if err != nil {
 		abort(c, err)
 		return
 	}
 	player, err := playerParam(c)
-	if err != nil {
-		abort(c, err)
-		return
-	}
-	p, err := readParams(c.Request.URL.RawQuery, "window", "date", "from", "to", "source")
-	if err != nil {
-		abort(c, err)
-		return
-	}
-	w, err := parseWindow(p, q.d.Now())
 	if err != nil {
 		abort(c, err)
 		return

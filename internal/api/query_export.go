@@ -60,17 +60,7 @@ const exportFlushEvery = 4096
 
 func (q *queries) export(c *gin.Context) {
 	ctx := c.Request.Context()
-	board, err := boardParam(c)
-	if err != nil {
-		abort(c, err)
-		return
-	}
-	p, err := readParams(c.Request.URL.RawQuery, "window", "date", "from", "to", "format", "source")
-	if err != nil {
-		abort(c, err)
-		return
-	}
-	w, err := parseWindow(p, q.d.Now())
+	board, p, w, err := q.windowParams(c, "window", "date", "from", "to", "format", "source")
 	if err != nil {
 		abort(c, err)
 		return
