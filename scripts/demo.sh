@@ -16,6 +16,7 @@ board="${DEMO_BOARD:-board-001}"
 serve=$!
 loadgen=""
 cleanup() {
+	trap - EXIT INT TERM
 	[[ -n "$loadgen" ]] && kill "$loadgen" 2>/dev/null || true
 	kill -TERM "$serve" 2>/dev/null || true
 	wait "$serve" 2>/dev/null || true
