@@ -8,7 +8,7 @@ LIBCHDB = $(shell scripts/libchdb.sh)
 TEST_TIMEOUT ?= 20m
 FUZZTIME ?= 10s
 
-.PHONY: all build build-server run demo test vet fmt-check unit libchdb clean help
+.PHONY: all build build-server run demo test fuzz vet fmt-check unit libchdb clean help
 
 all: build
 
@@ -46,6 +46,13 @@ fmt-check:
 
 test: libchdb vet fmt-check
 	CHDB_LIB_PATH=$(LIBCHDB) $(GO) test -race -tags chdb -timeout $(TEST_TIMEOUT) -count=1 ./...
+	$(MAKE) --no-print-directory fuzz
+
+# Fuzzing with a fixed budget (seed corpora are in the tests): event decoding
+# and every query parameter parser; a failure is saved under testdata/fuzz.
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzParseEvent$$' -fuzztime $(FUZZTIME) ./internal/leaderboard
+	$(GO) test -run '^$$' -fuzz '^FuzzQueryParams$$' -fuzztime $(FUZZTIME) ./internal/api
 
 # Unit tests only: no chDB, quick.
 unit:

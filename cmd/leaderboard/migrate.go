@@ -18,9 +18,11 @@ func migrateCmd(ctx context.Context, args []string, getenv func(string) string, 
 		return err
 	}
 	log := newLogger(stderr, cfg.LogLevel)
-	if err := checkDataDir(cfg); err != nil {
+	release, err := checkDataDir(cfg)
+	if err != nil {
 		return err
 	}
+	defer release()
 	store, err := openWarehouse(cfg)
 	if err != nil {
 		return err

@@ -52,9 +52,11 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 		return fmt.Errorf("LEADERBOARD_HTTP_ADDR: cannot listen on %s: %w", cfg.HTTPAddr, err)
 	}
 	defer ln.Close()
-	if err := checkDataDir(cfg); err != nil {
+	release, err := checkDataDir(cfg)
+	if err != nil {
 		return err
 	}
+	defer release()
 
 	var closers closeStack
 	defer closers.closeAll(log)
@@ -163,11 +165,15 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	srv.RegisterEvents(producer, cfg.MaxClockSkew, time.Now)
 	srv.RegisterQueries(api.QueryDeps{
 		Hot:       hot,
-		Warehouse: store,
-		Boards:    store,
-		Exporter:  store,
-		Now:       time.Now,
-		OnDefine:  catalog.Define, // the consumer sees a new aggregation at once
+		HotBoards: hot,
+		// Valkey answers in well under a millisecond: a read that waits
+		// longer falls back to ClickHouse rather than hanging on a dead link.
+		HotTimeout: 250 * time.Millisecond,
+		Warehouse:  store,
+		Boards:     store,
+		Exporter:   store,
+		Now:        time.Now,
+		OnDefine:   catalog.Define, // the consumer sees a new aggregation at once
 	})
 
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))

@@ -69,6 +69,11 @@ func TestServeEndToEnd(t *testing.T) {
 		return err == nil && h.Dependencies["valkey"].Status == "up" && h.Status == "ok"
 	}, 5*time.Second, 100*time.Millisecond, "valkey back is reported without a restart")
 
+	// A second process on the same data folder is refused at once.
+	code, _, stderr := in.runCmd(binPath, "migrate", "up")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "in use by another leaderboard process")
+
 	require.Equal(t, 0, in.stop(), in.logs.String())
 
 	// A restart keeps the broker's records and ClickHouse's data.

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"example.com/leaderboard/internal/config"
 	"example.com/leaderboard/internal/warehouse"
@@ -19,11 +20,30 @@ func loadConfig(getenv func(string) string) (config.Config, error) {
 	return cfg, nil
 }
 
-// checkDataDir makes sure the embedded stores can write under the data folder.
-func checkDataDir(cfg config.Config) error {
+// checkDataDir makes sure the embedded stores can write under the data
+// folder and that no other leaderboard process uses it: the embedded broker
+// and chDB allow one process per folder. The returned release (never nil)
+// gives the folder up.
+func checkDataDir(cfg config.Config) (release func(), err error) {
+	release = func() {}
 	if !cfg.EmbeddedKafka() && !cfg.EmbeddedClickHouse() {
-		return nil
+		return release, nil
 	}
+	if err := probeDataDir(cfg); err != nil {
+		return release, err
+	}
+	lock, err := os.OpenFile(filepath.Join(cfg.DataDir, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return release, fmt.Errorf("LEADERBOARD_DATA_DIR: %w", err)
+	}
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		lock.Close()
+		return release, fmt.Errorf("LEADERBOARD_DATA_DIR: %s is in use by another leaderboard process (serve or migrate): %w", cfg.DataDir, err)
+	}
+	return func() { lock.Close() }, nil
+}
+
+func probeDataDir(cfg config.Config) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return fmt.Errorf("LEADERBOARD_DATA_DIR: cannot create %s: %w", cfg.DataDir, err)
 	}

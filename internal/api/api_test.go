@@ -194,6 +194,7 @@ func TestIngestToken(t *testing.T) {
 		{"admin token is not the ingest token", []string{"Authorization", "Bearer admin-token"}, 401},
 		{"not bearer", []string{"Authorization", "Basic in-token"}, 401},
 		{"right", []string{"Authorization", "Bearer in-token"}, 202},
+		{"scheme in lower case", []string{"Authorization", "bearer in-token"}, 202},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -248,6 +249,9 @@ func TestErrorsAndMetrics(t *testing.T) {
 	f := newFixture(t, "", "")
 	rec := f.do(http.MethodGet, "/no/such/route", "", "")
 	assert.Equal(t, 404, rec.Code)
+	assert.Equal(t, "not_found", errorCode(t, rec))
+	rec = f.do(http.MethodGet, "/livez/", "", "")
+	assert.Equal(t, 404, rec.Code, "a trailing slash is not redirected")
 	assert.Equal(t, "not_found", errorCode(t, rec))
 	rec = f.do(http.MethodDelete, "/events", "", "")
 	assert.Equal(t, 405, rec.Code)

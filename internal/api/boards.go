@@ -157,6 +157,19 @@ func (q *queries) putBoard(c *gin.Context) {
 		abort(c, err)
 		return
 	}
+	// ClickHouse may lag the hot store by seconds: a board whose first events
+	// Valkey already applied with another aggregation has events.
+	if q.d.HotBoards != nil {
+		hot, ok, err := q.d.HotBoards.BoardAggregation(ctx, board)
+		if err != nil {
+			abort(c, fmt.Errorf("%w: cannot check the hot store for events of %s: %v", leaderboard.ErrUnavailable, board, err))
+			return
+		}
+		if ok && hot != agg {
+			abort(c, fmt.Errorf("%w: board %s already has events aggregated with %s", leaderboard.ErrConflict, board, hot))
+			return
+		}
+	}
 	b, err := bs.PutBoard(ctx, board, *body.Name, agg, q.d.Now())
 	if err != nil {
 		abort(c, q.chErr(ctx, err))

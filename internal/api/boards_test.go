@@ -87,3 +87,39 @@ func TestCanonicalLineAndCursor(t *testing.T) {
 		assert.NotContains(t, c, "=")
 	}
 }
+
+type fakeHotBoards map[string]leaderboard.Aggregation
+
+func (f fakeHotBoards) BoardAggregation(_ context.Context, board string) (leaderboard.Aggregation, bool, error) {
+	a, ok := f[board]
+	return a, ok, nil
+}
+
+// ClickHouse may not have a board's first events yet while Valkey applied
+// them: the hot store's aggregation counts as "the board has events".
+func TestPutBoardChecksTheHotStore(t *testing.T) {
+	fb := &fakeBoards{}
+	srv := api.New(api.Deps{
+		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Registry: prometheus.NewRegistry(),
+		Health:   health.New(time.Second, map[string]health.Probe{}),
+	})
+	srv.RegisterQueries(api.QueryDeps{Boards: fb, HotBoards: fakeHotBoards{"hot": leaderboard.Sum}, Now: func() time.Time { return fakeNow }})
+	cases := []struct {
+		name, board, agg string
+		status           int
+	}{
+		{"other aggregation than the hot board", "hot", "max", 409},
+		{"same aggregation as the hot board", "hot", "sum", 200},
+		{"board not in the hot store", "cold", "max", 200},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			req := httptest.NewRequest(http.MethodPut, "/leaderboards/"+tc.board, strings.NewReader(`{"name":"n","aggregation":"`+tc.agg+`"}`))
+			rec := httptest.NewRecorder()
+			srv.Handler().ServeHTTP(rec, req)
+			require.Equal(t, tc.status, rec.Code, rec.Body.String())
+		})
+	}
+	assert.Equal(t, 2, fb.puts)
+}

@@ -42,11 +42,19 @@ type BoardStore interface {
 	PutBoard(ctx context.Context, board, name string, agg leaderboard.Aggregation, now time.Time) (warehouse.Board, error)
 }
 
+// HotBoards tells the aggregation a board's hot state was built with: the
+// hot store may hold a board's first events before ClickHouse does.
+type HotBoards interface {
+	BoardAggregation(ctx context.Context, board string) (leaderboard.Aggregation, bool, error)
+}
+
 // QueryDeps is what RegisterQueries needs. A nil Hot means "Valkey is not
 // available" (reads go to ClickHouse, source=cache answers 503); a nil
 // Warehouse or Boards likewise answers 503 where ClickHouse is needed.
 type QueryDeps struct {
-	Hot       HotReader
+	Hot HotReader
+	// HotBoards, when set, is asked before a board definition changes.
+	HotBoards HotBoards
 	Warehouse WarehouseReader
 	Boards    BoardStore
 	// Exporter streams exports (nil: 503 on GET /leaderboards/:id/export).

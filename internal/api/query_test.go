@@ -158,7 +158,7 @@ type qserver struct {
 	wh  *fakeWH
 }
 
-func newQueryServer(t *testing.T, boards memBoards) *qserver {
+func newQueryServer(t testing.TB, boards memBoards) *qserver {
 	t.Helper()
 	q := &qserver{hot: &fakeHot{boards: boards}, wh: &fakeWH{boards: boards}}
 	q.srv = api.New(api.Deps{

@@ -71,6 +71,9 @@ func New(d Deps) *Server {
 	e.UseRawPath = true
 	e.UnescapePathValues = true
 	e.RemoveExtraSlash = false
+	// A wrong path gets the contract's error body, not a redirect.
+	e.RedirectTrailingSlash = false
+	e.RedirectFixedPath = false
 	e.HandleMethodNotAllowed = true
 	e.ContextWithFallback = true
 	e.Use(s.observe, gin.CustomRecovery(s.recovered), s.errorMiddleware)
@@ -106,8 +109,9 @@ func bearer(token string) gin.HandlerFunc {
 		if token == "" {
 			return
 		}
-		got, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Bearer ")
-		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
+		// The scheme is case-insensitive (RFC 9110, section 11.1).
+		scheme, got, ok := strings.Cut(c.GetHeader("Authorization"), " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {
 			c.Header("WWW-Authenticate", `Bearer realm="leaderboard"`)
 			abort(c, fmt.Errorf("%w: missing or wrong bearer token", leaderboard.ErrUnauthorized))
 		}

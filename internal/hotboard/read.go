@@ -200,6 +200,8 @@ func (s *Store) read(ctx context.Context, script *valkey.Lua, op, board string, 
 		return nil, fmt.Errorf("%w: board %s window %s is not in the hot store", leaderboard.ErrNotCached, board, w.Key())
 	case "oor":
 		return nil, fmt.Errorf("%w: board %s window %s", leaderboard.ErrTotalOutOfRange, board, w.Key())
+	case "rebuild":
+		return nil, fmt.Errorf("%w: board %s holds an event the hot store could not apply exactly (older than the dedup horizon): it is served from ClickHouse until rebuilt", leaderboard.ErrNotCached, board)
 	}
 	return nil, fmt.Errorf("hotboard: %s: unexpected status %q", op, status)
 }
@@ -381,4 +383,14 @@ func (s *Store) ClearNeedsRebuild(ctx context.Context, board string, gen int64) 
 	}
 	base := s.base(board)
 	return s.wrap("clear rebuild", clearRebuildScript.Exec(ctx, s.c, []string{base + "bm"}, []string{base, strconv.FormatInt(gen, 10)}).Error())
+}
+
+// BoardAggregation returns the aggregation the board's hot state was built
+// with (fixed by its first applied event); false when the board has none.
+func (s *Store) BoardAggregation(ctx context.Context, board string) (leaderboard.Aggregation, bool, error) {
+	st, err := s.Status(ctx, board)
+	if err != nil {
+		return "", false, err
+	}
+	return st.Aggregation, st.Aggregation != "", nil
 }

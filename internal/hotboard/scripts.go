@@ -195,6 +195,10 @@ if KEYS[1] ~= m then return redis.error_reply('ERR hotboard: key mismatch') end
 if redis.call('EXISTS', m) == 0 then return {'missing'} end
 local st = redis.call('HMGET', m, 'oor', 'overflow')
 if (st[1] and st[1] ~= '0') or st[2] == '1' then return {'oor'} end
+-- A board that could not apply some event exactly (older than the dedup
+-- horizon) is not served until a rebuild covered it.
+local gen = redis.call('HMGET', base .. 'bm', 'rebuild_gen', 'rebuilt_gen')
+if tonumber(gen[1] or '0') > tonumber(gen[2] or '0') then return {'rebuild'} end
 local z, t = base .. 'z:' .. wk, base .. 't:' .. wk
 local cnt = redis.call('ZCARD', z)
 -- entries from rank 'from' (0-based): {'ok', count, from, member1, total1, ...}

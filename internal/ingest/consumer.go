@@ -22,6 +22,7 @@ import (
 // HotStore is what the consumer needs of the hot boards.
 type HotStore interface {
 	Apply(ctx context.Context, board string, agg leaderboard.Aggregation, items []hotboard.Item, now time.Time) ([]hotboard.Outcome, error)
+	BoardAggregation(ctx context.Context, board string) (leaderboard.Aggregation, bool, error)
 }
 
 // Aggregations tells the aggregation of a board (sum for a board nobody
@@ -246,6 +247,21 @@ func (c *Consumer) handle(ctx context.Context, records []*kgo.Record) error {
 			var outcomes []hotboard.Outcome
 			if err := c.retry(ctx, "apply", func(ctx context.Context) (err error) {
 				outcomes, err = c.hot.Apply(ctx, board, agg, items[lo:hi], c.cfg.Now())
+				if errors.Is(err, leaderboard.ErrConflict) {
+					// The board was defined with another aggregation after
+					// its first events reached Valkey (PUT checks, but a
+					// record can be in flight). A partition must never
+					// block: keep the aggregation the hot board has, and
+					// say so; ClickHouse follows the definition, so the two
+					// stores differ for this board until it is rebuilt.
+					if hot, ok, herr := c.hot.BoardAggregation(ctx, board); herr == nil && ok && hot != agg {
+						c.log.Error("board definition changed after its first events: the hot store keeps its aggregation",
+							"board", board, "hot", hot, "defined", agg)
+						c.metrics.aggConflicts.Inc()
+						agg = hot
+						outcomes, err = c.hot.Apply(ctx, board, agg, items[lo:hi], c.cfg.Now())
+					}
+				}
 				return err
 			}); err != nil {
 				return err

@@ -4,17 +4,18 @@ import "github.com/prometheus/client_golang/prometheus"
 
 // Metrics of the ingestion path.
 type Metrics struct {
-	consumed    prometheus.Counter
-	outcomes    *prometheus.CounterVec
-	rejected    *prometheus.CounterVec
-	lag         *prometheus.GaugeVec
-	applyTime   prometheus.Histogram
-	freshness   prometheus.Histogram
-	produceLag  prometheus.Histogram
-	retries     *prometheus.CounterVec
-	paused      prometheus.Gauge
-	httpEvents  *prometheus.CounterVec
-	dlqProduced prometheus.Counter
+	consumed     prometheus.Counter
+	outcomes     *prometheus.CounterVec
+	rejected     *prometheus.CounterVec
+	lag          *prometheus.GaugeVec
+	applyTime    prometheus.Histogram
+	freshness    prometheus.Histogram
+	produceLag   prometheus.Histogram
+	retries      *prometheus.CounterVec
+	paused       prometheus.Gauge
+	httpEvents   *prometheus.CounterVec
+	dlqProduced  prometheus.Counter
+	aggConflicts prometheus.Counter
 }
 
 // NewMetrics registers the ingestion metrics on reg.
@@ -50,8 +51,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			[]string{"result"}),
 		dlqProduced: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "leaderboard_dlq_produced_total", Help: "Records written to the dead-letter topic."}),
+		aggConflicts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "leaderboard_board_aggregation_conflicts_total",
+			Help: "Batches applied with the hot board's aggregation because the board was redefined after its first events."}),
 	}
-	reg.MustRegister(m.consumed, m.outcomes, m.rejected, m.lag, m.applyTime, m.freshness, m.produceLag,
+	reg.MustRegister(m.aggConflicts, m.consumed, m.outcomes, m.rejected, m.lag, m.applyTime, m.freshness, m.produceLag,
 		m.retries, m.paused, m.httpEvents, m.dlqProduced)
 	return m
 }

@@ -266,3 +266,25 @@ func TestValkeyDownPausesAndResumes(t *testing.T) {
 	assert.Equal(t, "bob", page.Entries[0].PlayerID)
 	assert.Equal(t, int64(15), page.Entries[0].Score, "every event of the outage, once")
 }
+
+// A board redefined with another aggregation after its first events reached
+// Valkey (a definition racing with records in flight) never blocks the
+// partition: the hot board keeps its aggregation, and it is counted.
+func TestRedefinedBoardNeverBlocks(t *testing.T) {
+	s := stacktest.Start(t, stacktest.Options{Partitions: 1})
+	s.Produce(rec("e1", "race", "amy", 10, at("10:00")))
+	s.WaitConsumed()
+	_, err := s.Store.DB().Exec("INSERT INTO " + s.Database + ".boards (board_id, name, aggregation, updated_at) VALUES ('race', 'r', 'max', now64(3))")
+	require.NoError(t, err)
+	s.StopConsumer()
+	s.StartConsumer(nil) // a fresh catalog reads the new definition
+	s.Produce(rec("e2", "race", "amy", 5, at("10:01")), rec("e3", "other", "bob", 1, at("10:02")))
+	s.WaitConsumed()
+	assert.Equal(t, float64(1), counter(t, s, "leaderboard_board_aggregation_conflicts_total"))
+	page, err := s.Hot.RangePage(context.Background(), "race", leaderboard.AllTimeWindow(), 0, 10)
+	require.NoError(t, err)
+	require.Len(t, page.Entries, 1)
+	assert.Equal(t, int64(15), page.Entries[0].Score, "the hot board keeps summing")
+	cache, _ := read(t, s, "other", leaderboard.AllTimeWindow())
+	assert.Equal(t, []row{{"bob", 1}}, cache, "other boards keep flowing")
+}
