@@ -135,6 +135,9 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 		"kafka":      func(ctx context.Context) error { return broker.Ping(ctx, adm) },
 		"clickhouse": schema.check,
 		"valkey":     feed.probe,
+		// Not a store: the service's consumer, down while it is paused on a
+		// failing step (so /health is degraded while records wait).
+		"consumer": consumer.Health,
 	})
 	checker.OnChange(func(name string, err error) {
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -60,6 +61,9 @@ type Consumer struct {
 
 	mu      sync.Mutex
 	applied map[int32]int64 // next offset per partition, committed
+
+	// stuck holds why the consumer is retrying a failing step, "" otherwise.
+	stuck atomic.Value
 
 	runMu    sync.Mutex
 	stopped  bool
@@ -167,6 +171,15 @@ func (c *Consumer) Run(ctx context.Context) {
 		}
 		c.cl.AllowRebalance()
 	}
+}
+
+// Health reports an error while the consumer is paused on a failing step
+// (for /health: records are not being applied).
+func (c *Consumer) Health(context.Context) error {
+	if s, _ := c.stuck.Load().(string); s != "" {
+		return errors.New(s)
+	}
+	return nil
 }
 
 // Stop stops fetching, lets the batch in hand finish and commit, then closes
@@ -307,6 +320,7 @@ func (c *Consumer) retry(ctx context.Context, step string, fn func(context.Conte
 	paused := false
 	defer func() {
 		if paused {
+			c.stuck.Store("")
 			c.cl.ResumeFetchTopics(c.cfg.Topic)
 			c.metrics.paused.Set(0)
 			c.log.Info("consumer resumed", "step", step)
@@ -327,6 +341,7 @@ func (c *Consumer) retry(ctx context.Context, step string, fn func(context.Conte
 			// than skip records.
 			c.log.Error("batch rejected by the hot store; retrying will not help, fix the cause", "step", step, "err", err)
 		}
+		c.stuck.Store(fmt.Sprintf("paused: %s failing: %v", step, err))
 		if !paused {
 			paused = true
 			c.cl.PauseFetchTopics(c.cfg.Topic)

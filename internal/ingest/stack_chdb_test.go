@@ -250,6 +250,7 @@ func TestValkeyDownPausesAndResumes(t *testing.T) {
 	out := s.Produce(outage...)
 	require.Eventually(t, func() bool { return gauge(t, s, "leaderboard_consumer_paused") == 1 }, 30*time.Second, 50*time.Millisecond,
 		"fetching pauses while Valkey is down")
+	require.Error(t, s.Consumer().Health(context.Background()), "the consumer reports itself paused")
 	committed, err := s.Admin.FetchOffsets(context.Background(), "service")
 	require.NoError(t, err)
 	o, _ := committed.Lookup(stacktest.Topic, 0)
@@ -258,6 +259,7 @@ func TestValkeyDownPausesAndResumes(t *testing.T) {
 	s.Valkey.Restart() // an empty Valkey: only what arrives from now on is in it
 	s.WaitConsumed()
 	assert.Equal(t, float64(0), gauge(t, s, "leaderboard_consumer_paused"))
+	require.NoError(t, s.Consumer().Health(context.Background()))
 	assert.Positive(t, counterWith(t, s, "leaderboard_consumer_retries_total", "apply"))
 	assert.Equal(t, float64(6), counterWith(t, s, "leaderboard_records_applied_total", "applied"), "each record applied once")
 	page, err := s.Hot.RangePage(context.Background(), "b1", leaderboard.AllTimeWindow(), 0, 10)

@@ -135,6 +135,9 @@ func (s *Stack) StartConsumer(afterApply func(ctx context.Context, records []*kg
 	s.t.Cleanup(func() { s.StopConsumer() })
 }
 
+// Consumer is the running consumer.
+func (s *Stack) Consumer() *ingest.Consumer { return s.consumer }
+
 // StopConsumer stops the consumer gracefully (the batch in hand is committed).
 func (s *Stack) StopConsumer() {
 	if s.consumer == nil {
