@@ -140,6 +140,12 @@ func (in *instance) migrate() {
 // start launches `serve` and waits until /health answers ok.
 func (in *instance) start() time.Duration {
 	in.t.Helper()
+	return in.startWith("ok")
+}
+
+// startWith launches `serve` and waits until /health answers status.
+func (in *instance) startWith(status string) time.Duration {
+	in.t.Helper()
 	begin := time.Now()
 	in.cmd = exec.Command(binPath, "serve")
 	in.cmd.Env = in.environ()
@@ -156,8 +162,8 @@ func (in *instance) start() time.Duration {
 		default:
 		}
 		h, err := in.health()
-		return err == nil && h.Status == "ok"
-	}, 60*time.Second, 100*time.Millisecond, "service did not become healthy")
+		return err == nil && h.Status == status
+	}, 60*time.Second, 100*time.Millisecond, "service did not reach status %s", status)
 	select {
 	case <-in.exited:
 		in.t.Fatalf("service exited during start: %s", in.logs.String())
@@ -238,4 +244,14 @@ func (in *instance) getJSON(path string, out any) {
 	body, _ := io.ReadAll(resp.Body)
 	require.Equal(in.t, http.StatusOK, resp.StatusCode, "GET %s: %s", path, body)
 	require.NoError(in.t, json.Unmarshal(body, out), string(body))
+}
+
+// get returns the status and body of GET path.
+func (in *instance) get(path string) (int, string) {
+	in.t.Helper()
+	resp, err := http.Get(in.httpURL + path)
+	require.NoError(in.t, err)
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
 }

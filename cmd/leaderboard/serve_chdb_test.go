@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -221,4 +222,57 @@ func TestFindsLibchdbWithoutEnvironment(t *testing.T) {
 	code, out = run(t.TempDir())
 	assert.Equal(t, 1, code)
 	assert.Equal(t, "leaderboard: libchdb.so not found: run scripts/libchdb.sh (make build does), or set CHDB_LIB_PATH\n", out)
+}
+
+// ClickHouse unreachable (server mode, an address that refuses
+// connections): the service starts degraded, hot reads keep working from
+// Valkey, ClickHouse-only requests answer 503, and known hot boards keep
+// receiving events.
+func TestClickHouseUnavailable(t *testing.T) {
+	vk := valkeytest.Start(t)
+	in := newInstance(t, vk.Addr())
+	in.migrate()
+	in.start()
+	d := time.Now().UTC().AddDate(0, 0, -1).Format("2006-01-02")
+	ev := func(id string, score int) []byte {
+		return []byte(`{"event_id":"` + id + `","leaderboard_id":"b1","player_id":"amy","score":` + strconv.Itoa(score) + `,"occurred_at":"` + d + `T10:00:00Z"}`)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(in.env["LEADERBOARD_EMBEDDED_KAFKA_ADDR"]), kgo.DefaultProduceTopic("leaderboard.score-events"))
+	require.NoError(t, err)
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	require.NoError(t, cl.ProduceSync(ctx, &kgo.Record{Key: []byte("b1:amy"), Value: ev("e1", 100)}).FirstErr())
+	in.waitConsumed(1)
+	require.Equal(t, 0, in.stop(), in.logs.String())
+
+	in.env["LEADERBOARD_CLICKHOUSE_DSN"] = "clickhouse://" + freeAddr(t) + "/default?dial_timeout=200ms"
+	in.startWith("degraded")
+	h, err := in.health()
+	require.NoError(t, err)
+	assert.Equal(t, "down", h.Dependencies["clickhouse"].Status)
+	assert.Equal(t, "up", h.Dependencies["valkey"].Status)
+
+	code, body := in.get("/leaderboards/b1/rankings?window=daily&date=" + d)
+	require.Equal(t, 200, code, body)
+	assert.Contains(t, body, `"source":"cache"`)
+	assert.Contains(t, body, `"player_id":"amy","score":100`)
+	for _, path := range []string{
+		"/leaderboards/b1/rankings?window=custom&from=" + d + "T00:00:00Z&to=" + d + "T23:00:00Z",
+		"/leaderboards/b1/export?window=daily&date=" + d,
+		"/leaderboards/b1/players/amy/events?window=alltime",
+		"/leaderboards/b1/rankings?window=daily&date=" + d + "&source=clickhouse",
+	} {
+		code, body := in.get(path)
+		assert.Equal(t, 503, code, "%s: %s", path, body)
+		assert.Contains(t, body, `"code":"unavailable"`, path)
+	}
+
+	// A board the hot store holds keeps its aggregation without ClickHouse.
+	require.NoError(t, cl.ProduceSync(ctx, &kgo.Record{Key: []byte("b1:amy"), Value: ev("e2", 5)}).FirstErr())
+	require.Eventually(t, func() bool {
+		_, body := in.get("/leaderboards/b1/rankings?window=alltime&source=cache")
+		return strings.Contains(body, `"player_id":"amy","score":105`)
+	}, 30*time.Second, 100*time.Millisecond, "events keep flowing into the hot boards")
+	require.Equal(t, 0, in.stop(), in.logs.String())
 }

@@ -250,6 +250,14 @@ func (c *Consumer) handle(ctx context.Context, records []*kgo.Record) error {
 		var agg leaderboard.Aggregation
 		if err := c.retry(ctx, "aggregation", func(ctx context.Context) (err error) {
 			agg, err = c.aggs.Aggregation(ctx, board)
+			if err != nil {
+				// ClickHouse unreachable: a board the hot store already
+				// holds keeps the aggregation it was built with, so hot
+				// boards stay live; a new board waits for its definition.
+				if hot, ok, herr := c.hot.BoardAggregation(ctx, board); herr == nil && ok {
+					agg, err = hot, nil
+				}
+			}
 			return err
 		}); err != nil {
 			return err
