@@ -151,6 +151,14 @@ func (in *instance) startWith(status string) time.Duration {
 	in.cmd.Env = in.environ()
 	in.logs = &syncBuffer{}
 	in.cmd.Stdout, in.cmd.Stderr = in.logs, in.logs
+	if dir := os.Getenv("LEADERBOARD_TEST_LOGDIR"); dir != "" {
+		// Also to a file, for post-mortems of a test that hangs.
+		if f, err := os.Create(filepath.Join(dir, filepath.Base(in.t.Name())+".log")); err == nil {
+			in.t.Cleanup(func() { f.Close() })
+			w := io.MultiWriter(in.logs, f)
+			in.cmd.Stdout, in.cmd.Stderr = w, w
+		}
+	}
 	require.NoError(in.t, in.cmd.Start())
 	in.exited = make(chan struct{})
 	go func() { _ = in.cmd.Wait(); close(in.exited) }()

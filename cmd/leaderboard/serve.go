@@ -74,6 +74,11 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 		return err
 	}
 	closers.push("kafka admin", func() error { adm.Close(); return nil })
+	prober, err := broker.NewProber(cfg.Brokers())
+	if err != nil {
+		return err
+	}
+	closers.push("kafka probe", func() error { prober.Close(); return nil })
 
 	store, err := openWarehouse(cfg)
 	if err != nil {
@@ -132,7 +137,7 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	}
 
 	checker := health.New(cfg.HealthInterval, map[string]health.Probe{
-		"kafka":      func(ctx context.Context) error { return broker.Ping(ctx, adm) },
+		"kafka":      prober.Ping,
 		"clickhouse": schema.check,
 		"valkey":     feed.probe,
 		// Not a store: the service's consumer, down while it is paused on a

@@ -4,7 +4,9 @@ package main_test
 
 import (
 	"context"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"example.com/leaderboard/internal/valkeytest"
@@ -274,5 +277,79 @@ func TestClickHouseUnavailable(t *testing.T) {
 		_, body := in.get("/leaderboards/b1/rankings?window=alltime&source=cache")
 		return strings.Contains(body, `"player_id":"amy","score":105`)
 	}, 30*time.Second, 100*time.Millisecond, "events keep flowing into the hot boards")
+	require.Equal(t, 0, in.stop(), in.logs.String())
+}
+
+// Kafka unreachable: /health degraded, POST /events 503, reads still served;
+// consumption resumes by itself when Kafka returns, nothing lost.
+func TestKafkaUnavailable(t *testing.T) {
+	vk := valkeytest.Start(t)
+	in := newInstance(t, vk.Addr())
+	addr := freeAddr(t)
+	_, portStr, _ := net.SplitHostPort(addr)
+	port, err := strconv.Atoi(portStr)
+	require.NoError(t, err)
+	kdir := t.TempDir()
+	startKafka := func() *kfake.Cluster {
+		c, err := kfake.NewCluster(kfake.Ports(port), kfake.DataDir(kdir))
+		require.NoError(t, err)
+		return c
+	}
+	kafka := startKafka()
+	defer func() { kafka.Close() }()
+	in.env["LEADERBOARD_KAFKA_BROKERS"] = addr
+	in.migrate()
+	in.start()
+
+	d := time.Now().UTC().AddDate(0, 0, -1).Format("2006-01-02")
+	post := func(id string) (int, string) {
+		body := `[{"event_id":"` + id + `","leaderboard_id":"b1","player_id":"amy","score":1,"occurred_at":"` + d + `T10:00:00Z"}]`
+		resp, err := http.Post(in.httpURL+"/events", "application/json", strings.NewReader(body))
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	code, body := post("e1")
+	require.Equal(t, 202, code, body)
+	in.waitConsumed(1)
+
+	kafka.Close()
+	require.Eventually(t, func() bool {
+		h, err := in.health()
+		return err == nil && h.Status == "degraded" && h.Dependencies["kafka"].Status == "down"
+	}, 10*time.Second, 100*time.Millisecond, "kafka down is reported")
+	code, body = post("e2")
+	assert.Equal(t, 503, code, body)
+	assert.Contains(t, body, `"code":"unavailable"`)
+	code, body = in.get("/leaderboards/b1/rankings?window=alltime")
+	assert.Equal(t, 200, code, body)
+	assert.Contains(t, body, `"score":1`)
+
+	kafka = startKafka()
+	require.Eventually(t, func() bool {
+		h, err := in.health()
+		return err == nil && h.Status == "ok"
+	}, 30*time.Second, 200*time.Millisecond, "kafka back is reported")
+	require.Eventually(t, func() bool {
+		code, _ := post("e3")
+		return code == 202
+	}, 30*time.Second, 500*time.Millisecond, "POST /events works again")
+	// e2 was answered 503; the idempotent producer may still deliver it once
+	// Kafka is back (a client retry would be deduplicated): 2 or 3, the same
+	// in both stores.
+	score := func(source string) string {
+		_, body := in.get("/leaderboards/b1/rankings?window=alltime&source=" + source)
+		for _, s := range []string{`"score":2,`, `"score":3,`} {
+			if strings.Contains(body, s) {
+				return s
+			}
+		}
+		return body
+	}
+	require.Eventually(t, func() bool {
+		cache, clickhouse := score("cache"), score("clickhouse")
+		return len(cache) < 12 && cache == clickhouse
+	}, 60*time.Second, 200*time.Millisecond, "both stores consume again by themselves")
 	require.Equal(t, 0, in.stop(), in.logs.String())
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // Embedded is an in-process Kafka-protocol broker listening on a real TCP
@@ -80,17 +81,30 @@ func EnsureTopics(ctx context.Context, adm *kadm.Client, partitions int32, topic
 	return nil
 }
 
-// Ping asks the cluster for its brokers: it fails when none answers.
-func Ping(ctx context.Context, adm *kadm.Client) error {
-	m, err := adm.BrokerMetadata(ctx)
+// Prober checks that a broker answers a request. kadm's calls use the
+// client's cached metadata, which goes on answering for a while after the
+// brokers are gone, so the probe sends ApiVersions on the wire.
+type Prober struct{ cl *kgo.Client }
+
+// NewProber returns a prober of brokers.
+func NewProber(brokers []string) (*Prober, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.RequestRetries(0))
 	if err != nil {
-		return fmt.Errorf("kafka: %w", err)
+		return nil, fmt.Errorf("kafka probe client: %w", err)
 	}
-	if len(m.Brokers) == 0 {
-		return errors.New("kafka: no brokers")
+	return &Prober{cl: cl}, nil
+}
+
+// Ping fails when no broker answers within ctx.
+func (p *Prober) Ping(ctx context.Context) error {
+	if _, err := kmsg.NewPtrApiVersionsRequest().RequestWith(ctx, p.cl); err != nil {
+		return fmt.Errorf("kafka: %w", err)
 	}
 	return nil
 }
+
+// Close releases the prober's connections.
+func (p *Prober) Close() { p.cl.Close() }
 
 // Partitions lists the partitions of topic.
 func Partitions(ctx context.Context, adm *kadm.Client, topic string) ([]int32, error) {

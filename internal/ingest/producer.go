@@ -3,6 +3,7 @@ package ingest
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -14,8 +15,9 @@ import (
 // idempotent producer (acks=all), keyed "<board>:<player>" so a player's
 // events keep their order on one partition.
 type Producer struct {
-	cl    *kgo.Client
-	topic string
+	cl      *kgo.Client
+	topic   string
+	timeout time.Duration
 }
 
 // NewProducer builds the producer. Kafka need not be reachable yet.
@@ -35,7 +37,7 @@ func NewProducer(brokers []string, topic string, deliveryTimeout time.Duration) 
 	if err != nil {
 		return nil, fmt.Errorf("kafka producer: %w", err)
 	}
-	return &Producer{cl: cl, topic: topic}, nil
+	return &Producer{cl: cl, topic: topic, timeout: deliveryTimeout}, nil
 }
 
 // Message is one event to produce: its original bytes and the timestamp it
@@ -58,8 +60,41 @@ func (p *Producer) Produce(ctx context.Context, msgs []Message) error {
 	for i, m := range msgs {
 		recs[i] = &kgo.Record{Topic: p.topic, Key: []byte(m.Key), Value: m.Value, Timestamp: m.Timestamp}
 	}
-	if err := p.cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
-		return fmt.Errorf("%w: kafka did not take the events: %v", leaderboard.ErrUnavailable, err)
+	// The idempotent producer never abandons a batch that may have reached
+	// a broker (that would break its sequence numbers), so when brokers
+	// vanish mid-request the acknowledgement can take until they return.
+	// The request does not wait that long: it answers 503 at the deadline,
+	// and a record delivered later is harmless (events are deduplicated by
+	// identity, and the client retries a 503).
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+	)
+	wg.Add(len(recs))
+	for _, r := range recs {
+		p.cl.Produce(ctx, r, func(_ *kgo.Record, err error) {
+			if err != nil {
+				mu.Lock()
+				if first == nil {
+					first = err
+				}
+				mu.Unlock()
+			}
+			wg.Done()
+		})
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return fmt.Errorf("%w: kafka did not acknowledge the events within %s", leaderboard.ErrUnavailable, p.timeout)
+	}
+	if first != nil {
+		return fmt.Errorf("%w: kafka did not take the events: %v", leaderboard.ErrUnavailable, first)
 	}
 	return nil
 }
