@@ -167,7 +167,15 @@ func (s *Store) StandingsPage(ctx context.Context, board string, w leaderboard.W
 	if err := rows.Err(); err != nil {
 		return nil, 0, fmt.Errorf("clickhouse standings: %w", err)
 	}
-	if !got { // past the last page, or an empty window
+	return s.page(ctx, board, w, agg, out, players, worst, got)
+}
+
+// page finishes a page read: with no row the window's player count comes
+// from Count (past the last entry, or an empty window); a window whose
+// largest |total| leaves the exact range is an error, never a rounded page.
+func (s *Store) page(ctx context.Context, board string, w leaderboard.Window, agg leaderboard.Aggregation,
+	out []leaderboard.Entry, players, worst int64, got bool) ([]leaderboard.Entry, int64, error) {
+	if !got {
 		players, err := s.Count(ctx, board, w, agg)
 		if err != nil {
 			return nil, 0, err

@@ -72,17 +72,7 @@ func (s *Store) StandingsAfter(ctx context.Context, board string, w leaderboard.
 	if err != nil {
 		return nil, 0, fmt.Errorf("clickhouse standings after: %w", err)
 	}
-	if !got { // past the last entry, or an empty window
-		players, err := s.Count(ctx, board, w, agg)
-		if err != nil {
-			return nil, 0, err
-		}
-		return nil, players, nil
-	}
-	if err := leaderboard.CheckTotal(worst); err != nil {
-		return nil, 0, fmt.Errorf("board %s, window %s: %w", board, w.Key(), err)
-	}
-	return out, players, nil
+	return s.page(ctx, board, w, agg, out, players, worst, got)
 }
 
 // Around is a player's entry with the players ranked just above and below.
