@@ -60,20 +60,8 @@ ORDER BY (board_id, player_id, event_id);
 -- Every delivery of an accepted event, one row per source offset: the
 -- deliveries of an identity after its first one are duplicates (same
 -- fingerprint) or conflicts (another fingerprint), counted at query time.
-CREATE TABLE IF NOT EXISTS {{.Database}}.deliveries
-(
-    board_id      String,
-    player_id     String,
-    event_id      String,
-    score         Int64,
-    occurred_at   DateTime64(3, 'UTC'),
-    metadata      String,
-    fingerprint   String,
-    src_partition UInt32,
-    src_offset    UInt64,
-    record_ts     DateTime64(3, 'UTC'),
-    ver           UInt64
-)
+-- Same columns as events, by construction.
+CREATE TABLE IF NOT EXISTS {{.Database}}.deliveries AS {{.Database}}.events
 ENGINE = ReplacingMergeTree
 ORDER BY (board_id, player_id, event_id, src_partition, src_offset);
 
