@@ -59,9 +59,6 @@ type Consumer struct {
 	aggs    Aggregations
 	metrics *Metrics
 
-	mu      sync.Mutex
-	applied map[int32]int64 // next offset per partition, committed
-
 	// stuck holds why the consumer is retrying a failing step, "" otherwise.
 	stuck atomic.Value
 
@@ -83,7 +80,7 @@ func NewConsumer(cfg ConsumerConfig, log *slog.Logger, hot HotStore, aggs Aggreg
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	c := &Consumer{cfg: cfg, log: log, hot: hot, aggs: aggs, metrics: m, applied: map[int32]int64{}, done: make(chan struct{})}
+	c := &Consumer{cfg: cfg, log: log, hot: hot, aggs: aggs, metrics: m, done: make(chan struct{})}
 	cl, err := kgo.NewClient(
 		kgo.SeedBrokers(cfg.Brokers...),
 		kgo.ConsumerGroup(cfg.Group),
@@ -107,19 +104,6 @@ func NewConsumer(cfg ConsumerConfig, log *slog.Logger, hot HotStore, aggs Aggreg
 	return c, nil
 }
 
-// Offsets returns, per partition, the next offset the service will consume
-// (everything before it is applied and committed) as far as this consumer
-// knows; partitions it has not committed yet are absent.
-func (c *Consumer) Offsets() map[int32]int64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := make(map[int32]int64, len(c.applied))
-	for p, o := range c.applied {
-		out[p] = o
-	}
-	return out
-}
-
 // Run polls, applies and commits until Stop. Failures of Valkey or of the
 // DLQ are retried with backoff while fetching is paused; nothing is
 // committed before it is applied.
@@ -134,12 +118,9 @@ func (c *Consumer) Run(ctx context.Context) {
 	c.started, c.stopPoll = true, stop
 	c.runMu.Unlock()
 	defer close(c.done)
-	// The work context outlives a Stop request so the batch in hand is
-	// finished and committed; it ends only with ctx (hard stop).
-	work := context.WithoutCancel(ctx)
-	work, cancelWork := context.WithCancel(work)
-	go func() { <-ctx.Done(); cancelWork() }()
-	defer cancelWork()
+	// Stop cancels only pollCtx: the batch in hand is finished and committed
+	// with ctx, which ends only on a hard stop.
+	work := ctx
 
 	for {
 		fetches := c.cl.PollRecords(pollCtx, c.cfg.MaxPollRecords)
@@ -312,13 +293,6 @@ func (c *Consumer) handle(ctx context.Context, records []*kgo.Record) error {
 	}); err != nil {
 		return err
 	}
-	c.mu.Lock()
-	for _, r := range records {
-		if r.Offset+1 > c.applied[r.Partition] {
-			c.applied[r.Partition] = r.Offset + 1
-		}
-	}
-	c.mu.Unlock()
 	return nil
 }
 
