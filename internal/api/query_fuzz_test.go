@@ -24,6 +24,7 @@ func FuzzQueryParams(f *testing.F) {
 		{"players/a%2Fb%2520c", "window=alltime&context=0"},
 		{"players/p1/events", "window=alltime&source=cache"},
 		{"export", "window=daily&format=xml"},
+		{"export", "window=daily"},
 		{"rankings", "window=daily&date=10000-01-01&x=1"},
 		{"rankings", "window=custom&from=2026-12-01T00:00:00.0001Z&to=2028-12-02T00:00:00Z"},
 	} {

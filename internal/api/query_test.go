@@ -149,6 +149,24 @@ func (f *fakeWH) Conflicts(context.Context, string, string) ([]warehouse.Conflic
 	return nil, f.err
 }
 
+func (f *fakeWH) Count(_ context.Context, board string, w leaderboard.Window, _ leaderboard.Aggregation) (int64, error) {
+	all, err := f.ranked(board, w)
+	return int64(len(all)), err
+}
+
+func (f *fakeWH) Export(_ context.Context, board string, w leaderboard.Window, _ leaderboard.Aggregation, fn func(leaderboard.Entry) error) error {
+	all, err := f.ranked(board, w)
+	if err != nil {
+		return err
+	}
+	for _, e := range all {
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // fixed clock: 2026-12-03 10:15:02.120 UTC.
 var fakeNow = time.Date(2026, 12, 3, 10, 15, 2, 120e6, time.UTC)
 
@@ -166,7 +184,7 @@ func newQueryServer(t testing.TB, boards memBoards) *qserver {
 		Registry: prometheus.NewRegistry(),
 		Health:   health.New(time.Second, map[string]health.Probe{}),
 	})
-	q.srv.RegisterQueries(api.QueryDeps{Hot: q.hot, Warehouse: q.wh, Now: func() time.Time { return fakeNow }})
+	q.srv.RegisterQueries(api.QueryDeps{Hot: q.hot, Warehouse: q.wh, Exporter: q.wh, Now: func() time.Time { return fakeNow }})
 	return q
 }
 
