@@ -68,6 +68,11 @@ type QueryDeps struct {
 	// definition (the service passes its consumer's Catalog.Define, so the
 	// consumer applies the new aggregation at once).
 	OnDefine func(board string, agg leaderboard.Aggregation)
+	// Warm, when set, is told of every standard window an automatic read
+	// had to answer from ClickHouse because Valkey does not hold it; the
+	// service rebuilds such windows into Valkey in the background. It must
+	// not block.
+	Warm func(board string, w leaderboard.Window)
 }
 
 type queries struct {
@@ -241,6 +246,32 @@ func (q *queries) forcedCacheErr(ctx context.Context, board string, err error) e
 	return err
 }
 
+// warm asks for a window to be rebuilt into Valkey after a hot read found
+// it not cached.
+func (q *queries) warm(board string, w leaderboard.Window, err error) {
+	if q.d.Warm != nil && errors.Is(err, leaderboard.ErrNotCached) {
+		q.d.Warm(board, w)
+	}
+}
+
+// knownToHot answers 404 for an empty hot window of a board ClickHouse
+// knows nothing of (the hot store cannot tell an empty window of a new
+// board from an unknown board). ClickHouse down: the board is taken as
+// known.
+func (q *queries) knownToHot(ctx context.Context, board string) error {
+	if q.d.Warehouse == nil {
+		return nil
+	}
+	_, defined, err := q.d.Warehouse.BoardAggregation(ctx, board)
+	if err != nil {
+		return nil
+	}
+	if kerr := q.checkKnown(ctx, board, defined); errors.Is(kerr, leaderboard.ErrNotFound) {
+		return kerr
+	}
+	return nil
+}
+
 // pageRequest is a rankings page: offset or cursor, and the reward cut.
 type pageRequest struct {
 	limit, offset int64
@@ -358,6 +389,13 @@ func (q *queries) rankings(c *gin.Context) {
 		}
 		if err != nil {
 			q.s.log.DebugContext(ctx, "rankings: hot store cannot answer, reading clickhouse", "board", board, "window", w.Key(), "err", err)
+			q.warm(board, w, err)
+		}
+		if err == nil && total == 0 {
+			if kerr := q.knownToHot(ctx, board); kerr != nil {
+				abort(c, kerr)
+				return
+			}
 		}
 	}
 	if src == SourceClickHouse || w.Type == leaderboard.Custom || err != nil {
@@ -423,6 +461,13 @@ func (q *queries) player(c *gin.Context) {
 		if err != nil && (src == SourceCache || !fallsBack(ctx, err)) {
 			abort(c, q.forcedCacheErr(ctx, board, err))
 			return
+		}
+		q.warm(board, w, err)
+		if err == nil && res.Total == 0 {
+			if kerr := q.knownToHot(ctx, board); kerr != nil {
+				abort(c, kerr)
+				return
+			}
 		}
 	}
 	if src == SourceClickHouse || w.Type == leaderboard.Custom || err != nil {

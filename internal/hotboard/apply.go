@@ -72,8 +72,8 @@ type Outcome struct {
 
 // itemArgs is the number of ARGV fields per item in applyScript.
 const (
-	itemArgs    = 20
-	itemArgsStr = "20"
+	itemArgs    = 23
+	itemArgsStr = "23"
 )
 
 // Apply applies a batch of consumed records of one board in one atomic
@@ -159,15 +159,21 @@ func (s *Store) Apply(ctx context.Context, board string, agg leaderboard.Aggrega
 		)
 		windows[i] = leaderboard.StandardWindows(occ)
 		for _, w := range windows[i] {
+			// 1: create when missing; 2: only on a board whose rebuild
+			// made it complete from before the window's start
 			create := "0"
-			if createMissing && w.IsHot(now) {
+			switch {
+			case !w.IsHot(now):
+			case createMissing:
 				create = "1"
+			default:
+				create = "2"
 			}
 			exp := "0"
 			if hu := w.HotUntil(); !hu.IsZero() {
 				exp = strconv.FormatInt(hu.UnixMilli(), 10)
 			}
-			args = append(args, w.Key(), create, exp)
+			args = append(args, w.Key(), create, exp, strconv.FormatInt(w.Start.UnixMilli(), 10))
 		}
 	}
 	if len(args) != 6+len(items)*itemArgs {

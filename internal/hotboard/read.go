@@ -2,6 +2,7 @@ package hotboard
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -54,6 +55,9 @@ func (s *Store) Exists(ctx context.Context, board string, w leaderboard.Window) 
 // Count returns the number of ranked players of the window.
 func (s *Store) Count(ctx context.Context, board string, w leaderboard.Window) (int64, error) {
 	res, err := s.read(ctx, countScript, "count", board, w)
+	if errors.Is(err, errEmpty) {
+		return 0, nil
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -72,6 +76,9 @@ func (s *Store) RangePage(ctx context.Context, board string, w leaderboard.Windo
 		return Page{}, fmt.Errorf("%w: hotboard: offset %d, limit %d", leaderboard.ErrInvalidArgument, offset, limit)
 	}
 	res, err := s.read(ctx, rangeScript, "range", board, w, strconv.FormatInt(offset, 10), strconv.FormatInt(limit, 10))
+	if errors.Is(err, errEmpty) {
+		return Page{}, nil
+	}
 	if err != nil {
 		return Page{}, err
 	}
@@ -106,6 +113,9 @@ func (s *Store) AfterPage(ctx context.Context, board string, w leaderboard.Windo
 		return Page{}, err
 	}
 	res, err := s.read(ctx, afterScript, "after", board, w, negTotal(after.Score), mem, strconv.FormatInt(limit, 10))
+	if errors.Is(err, errEmpty) {
+		return Page{}, nil
+	}
 	if err != nil {
 		return Page{}, err
 	}
@@ -135,6 +145,9 @@ func (s *Store) AroundView(ctx context.Context, board string, w leaderboard.Wind
 		return AroundResult{}, fmt.Errorf("%w: hotboard: empty player_id", leaderboard.ErrInvalidArgument)
 	}
 	res, err := s.read(ctx, aroundScript, "around", board, w, player, strconv.FormatInt(around, 10))
+	if errors.Is(err, errEmpty) {
+		return AroundResult{}, nil
+	}
 	if err != nil {
 		return AroundResult{}, err
 	}
@@ -197,6 +210,13 @@ func (s *Store) read(ctx context.Context, script *valkey.Lua, op, board string, 
 	case "ok":
 		return res, nil
 	case "missing":
+		var cfrom string
+		if len(res) > 1 {
+			cfrom, _ = res[1].ToString()
+		}
+		if s.emptyWhenMissing(w, cfrom) {
+			return nil, errEmpty
+		}
 		return nil, fmt.Errorf("%w: board %s window %s is not in the hot store", leaderboard.ErrNotCached, board, w.Key())
 	case "oor":
 		return nil, fmt.Errorf("%w: board %s window %s", leaderboard.ErrTotalOutOfRange, board, w.Key())
@@ -204,6 +224,25 @@ func (s *Store) read(ctx context.Context, script *valkey.Lua, op, board string, 
 		return nil, fmt.Errorf("%w: board %s holds an event the hot store could not apply exactly (older than the dedup horizon): it is served from ClickHouse until rebuilt", leaderboard.ErrNotCached, board)
 	}
 	return nil, fmt.Errorf("hotboard: %s: unexpected status %q", op, status)
+}
+
+// errEmpty: the window's hot board does not exist because it has no event
+// (see emptyWhenMissing); callers answer an empty window.
+var errEmpty = errors.New("hotboard: empty window")
+
+// emptyWhenMissing tells whether a missing window is known to be empty
+// rather than not cached: it is hot, and the store would have created it
+// with its first event (creation on, or the board complete since before the
+// window's start, cfrom in Unix ms).
+func (s *Store) emptyWhenMissing(w leaderboard.Window, cfrom string) bool {
+	if !w.IsHot(s.now()) {
+		return false
+	}
+	if s.createMissing.Load() {
+		return true
+	}
+	ms, err := strconv.ParseInt(cfrom, 10, 64)
+	return err == nil && w.Type != leaderboard.AllTime && w.Start.UnixMilli() >= ms
 }
 
 // pageOf decodes {'ok', count, from, member, total, ...}.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"time"
 
 	"example.com/leaderboard/internal/leaderboard"
 )
@@ -28,112 +29,181 @@ func (e *WatermarkMismatchError) Error() string {
 func (e *WatermarkMismatchError) Unwrap() error { return leaderboard.ErrConflict }
 
 // Replace installs a window's complete board, computed elsewhere (a rebuild
-// from ClickHouse), atomically: the standings are written into temporary
-// keys (several round trips, each bounded), then one script checks the
-// build and swaps it in with RENAME, so readers see either the old board or
-// the new one, never a half-built one.
-//
-// watermarks are the positions the standings were computed at: for every
-// partition p, they contain exactly the board's records with offsets below
-// watermarks[p] (absent = 0). The caller guarantees that the service's
-// consumer has handled every record below those positions (they are at most
-// its consumed offsets), and ClickHouse has consumed them too. Replace then
-// checks, atomically with the swap, that the hot store has applied none of
-// the board's records at or above them (hot watermark <= snapshot's for
-// every partition; else *WatermarkMismatchError, wrapping
-// leaderboard.ErrConflict, and nothing changes: recompute at the new
-// positions, or pause the consumer for the last step), and raises the
-// board's watermarks to the snapshot's, so records the build contains are
-// never applied again. This also covers a Valkey that lost its data: the
-// board's watermarks are then absent or low, and the rebuild brings in the
-// records consumed before the loss. Dedup marks are not touched (after a
-// data loss the marks of earlier events are gone; see docs/hot-store.md).
-//
-// The window must be hot at the store's clock. Totals beyond +-(2^53-1) are
-// accepted and make the window answer ErrTotalOutOfRange, like Apply.
+// from ClickHouse), atomically: it is NewBuild, one Put of every standing,
+// and Commit. See Build.Commit for the watermark rules.
 func (s *Store) Replace(ctx context.Context, board string, w leaderboard.Window, standings []leaderboard.Standing, watermarks map[int32]int64) error {
-	if err := checkBoard(board); err != nil {
+	b, err := s.NewBuild(board, w, "")
+	if err != nil {
 		return err
-	}
-	if err := checkWindow(w); err != nil {
-		return err
-	}
-	now := s.now()
-	if !w.IsHot(now) {
-		return fmt.Errorf("%w: hotboard: window %s is not hot", leaderboard.ErrInvalidArgument, w.Key())
 	}
 	seen := make(map[string]struct{}, len(standings))
-	rows := make([]string, 0, 3*len(standings))
-	oor := 0
 	for _, st := range standings {
-		if st.PlayerID == "" {
-			return fmt.Errorf("%w: hotboard: empty player_id", leaderboard.ErrInvalidArgument)
-		}
 		if _, dup := seen[st.PlayerID]; dup {
 			return fmt.Errorf("%w: hotboard: player %q twice", leaderboard.ErrInvalidArgument, st.PlayerID)
 		}
 		seen[st.PlayerID] = struct{}{}
+	}
+	if err := b.Put(ctx, standings); err != nil {
+		b.Abort(ctx)
+		return err
+	}
+	return b.Commit(ctx, watermarks, CommitOptions{})
+}
+
+// Build is a window's board being built in temporary keys (several round
+// trips, each bounded) and swapped in by Commit in one atomic step, so
+// readers see the old board or the new one, never a mix. A build left
+// behind expires after an hour.
+type Build struct {
+	s     *Store
+	board string
+	w     leaderboard.Window
+	agg   leaderboard.Aggregation
+	tmp   string
+}
+
+// NewBuild starts a build of a hot window. agg is the aggregation the
+// standings were computed with ("" for Replace: the board's own); Commit
+// refuses a board whose hot state has another one.
+func (s *Store) NewBuild(board string, w leaderboard.Window, agg leaderboard.Aggregation) (*Build, error) {
+	if err := checkBoard(board); err != nil {
+		return nil, err
+	}
+	if err := checkWindow(w); err != nil {
+		return nil, err
+	}
+	if !w.IsHot(s.now()) {
+		return nil, fmt.Errorf("%w: hotboard: window %s is not hot", leaderboard.ErrInvalidArgument, w.Key())
+	}
+	var id [8]byte
+	if _, err := rand.Read(id[:]); err != nil {
+		return nil, err
+	}
+	return &Build{s: s, board: board, w: w, agg: agg, tmp: s.base(board) + "tmp:" + hex.EncodeToString(id[:]) + ":"}, nil
+}
+
+// Put writes standings into the build, replacing the standing of a player
+// already in it (the second phase of a rebuild brings the players whose
+// standing changed meanwhile). Totals beyond +-(2^53-1) are accepted and
+// make the window answer ErrTotalOutOfRange, like Apply.
+func (b *Build) Put(ctx context.Context, standings []leaderboard.Standing) error {
+	rows := make([]string, 0, 3*min(len(standings), replaceChunk))
+	ttl := strconv.FormatInt(replaceBuildTTL.Milliseconds(), 10)
+	flush := func() error {
+		if len(rows) == 0 {
+			return nil
+		}
+		args := append([]string{b.tmp, ttl}, rows...)
+		rows = rows[:0]
+		return b.s.wrap("build", buildPutScript.Exec(ctx, b.s.c, []string{b.tmp + "z"}, args).Error())
+	}
+	for _, st := range standings {
+		if st.PlayerID == "" {
+			return fmt.Errorf("%w: hotboard: empty player_id", leaderboard.ErrInvalidArgument)
+		}
 		ms, err := encodeMs(st.ReachedAt)
 		if err != nil {
 			return err
 		}
-		if !inRange(st.Score) {
-			oor++
-		}
 		rows = append(rows, st.PlayerID, strconv.FormatInt(st.Score, 10), ms)
+		if len(rows) == 3*replaceChunk {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
 	}
+	return flush()
+}
+
+// Abort drops the build's temporary keys (best effort; they expire anyway).
+func (b *Build) Abort(ctx context.Context) {
+	_ = b.s.c.Do(context.WithoutCancel(ctx), b.s.c.B().Del().Key(b.tmp+"z", b.tmp+"t", b.tmp+"r", b.tmp+"c").Build()).Error()
+}
+
+// CommitOptions tune Commit.
+type CommitOptions struct {
+	// CompleteFrom, when set, records on the board (if not recorded yet)
+	// that the hot store holds every event of windows starting at or after
+	// it: the caller seeded the board's identity marks from the same
+	// snapshot and the consumer applies every later record. Apply then
+	// creates such windows even while creation is off (after a data loss).
+	CompleteFrom time.Time
+}
+
+// Commit swaps the build in. watermarks are the positions the standings
+// were computed at: for every partition p, they contain exactly the board's
+// records with offsets below watermarks[p] (absent = 0). The caller
+// guarantees that the service's consumer has handled every record below
+// those positions (they are at most its consumed offsets), and ClickHouse
+// has consumed them too. Commit then checks, atomically with the swap, that
+// the hot store has applied none of the board's records at or above them
+// (hot watermark <= snapshot's for every partition; else
+// *WatermarkMismatchError, wrapping leaderboard.ErrConflict, and nothing
+// changes), and raises the board's watermarks to the snapshot's, so records
+// the build contains are never applied again. This also covers a Valkey
+// that lost its data: the board's watermarks are then absent or low, and
+// the rebuild brings in the records consumed before the loss. Dedup marks
+// are not touched here (see Store.SeedMarks). The build is consumed either
+// way.
+func (b *Build) Commit(ctx context.Context, watermarks map[int32]int64, opts CommitOptions) error {
+	s := b.s
 	parts := make([]int32, 0, len(watermarks))
 	for p, o := range watermarks {
 		if p < 0 || o < 0 || o >= maxMs {
+			b.Abort(ctx)
 			return fmt.Errorf("%w: hotboard: bad watermark %d=%d", leaderboard.ErrInvalidArgument, p, o)
 		}
 		parts = append(parts, p)
 	}
 	sort.Slice(parts, func(i, j int) bool { return parts[i] < parts[j] })
-
-	var id [8]byte
-	if _, err := rand.Read(id[:]); err != nil {
-		return err
+	now := s.now()
+	if !b.w.IsHot(now) {
+		b.Abort(ctx)
+		return fmt.Errorf("%w: hotboard: window %s is not hot", leaderboard.ErrInvalidArgument, b.w.Key())
 	}
-	base := s.base(board)
-	tmp := base + "tmp:" + hex.EncodeToString(id[:]) + ":"
-	drop := func() {
-		// best effort; the keys expire anyway
-		_ = s.c.Do(context.WithoutCancel(ctx), s.c.B().Del().Key(tmp+"z", tmp+"t", tmp+"r").Build()).Error()
-	}
-	ttl := strconv.FormatInt(replaceBuildTTL.Milliseconds(), 10)
-	for i := 0; i < len(rows); i += 3 * replaceChunk {
-		j := min(i+3*replaceChunk, len(rows))
-		args := append([]string{tmp, ttl}, rows[i:j]...)
-		if err := replaceChunkScript.Exec(ctx, s.c, []string{tmp + "z"}, args).Error(); err != nil {
-			drop()
-			return s.wrap("replace build", err)
+	agg := string(b.agg)
+	if agg == "" {
+		cur, ok, err := s.BoardAggregation(ctx, b.board)
+		if err != nil {
+			b.Abort(ctx)
+			return err
+		}
+		agg = string(leaderboard.Sum)
+		if ok {
+			agg = string(cur)
 		}
 	}
 	exp := "0"
-	if hu := w.HotUntil(); !hu.IsZero() {
+	if hu := b.w.HotUntil(); !hu.IsZero() {
 		exp = strconv.FormatInt(hu.UnixMilli(), 10)
 	}
-	args := []string{base, w.Key(), tmp, strconv.Itoa(len(standings)), strconv.Itoa(oor),
-		strconv.FormatInt(now.UnixMilli(), 10), exp}
+	cfrom := ""
+	if !opts.CompleteFrom.IsZero() {
+		cfrom = strconv.FormatInt(opts.CompleteFrom.UnixMilli(), 10)
+	}
+	base := s.base(b.board)
+	args := []string{base, b.w.Key(), b.tmp, agg, strconv.FormatInt(now.UnixMilli(), 10), exp, cfrom}
 	for _, p := range parts {
 		args = append(args, strconv.FormatInt(int64(p), 10), strconv.FormatInt(watermarks[p], 10))
 	}
-	res, err := replaceSwapScript.Exec(ctx, s.c, []string{base + "wm"}, args).ToArray()
+	res, err := buildSwapScript.Exec(ctx, s.c, []string{base + "wm"}, args).ToArray()
 	if err != nil {
-		drop()
+		b.Abort(ctx)
 		return s.wrap("replace swap", err)
 	}
 	status, _ := res[0].ToString()
 	switch status {
 	case "ok":
 		return nil
+	case "agg":
+		cur, _ := res[1].ToString()
+		return fmt.Errorf("%w: hotboard: board %s has aggregation %s in the hot store, the build %s", leaderboard.ErrConflict, b.board, cur, agg)
 	case "wm":
 		hot, err := flatMap(res[1])
 		if err != nil {
 			return err
 		}
-		e := &WatermarkMismatchError{Board: board, Hot: map[int32]int64{}}
+		e := &WatermarkMismatchError{Board: b.board, Hot: map[int32]int64{}}
 		for p, v := range hot {
 			pi, _ := strconv.ParseInt(p, 10, 32)
 			vi, _ := strconv.ParseInt(v, 10, 64)
@@ -141,7 +211,7 @@ func (s *Store) Replace(ctx context.Context, board string, w leaderboard.Window,
 		}
 		return e
 	case "incomplete":
-		return fmt.Errorf("%w: hotboard: replace: the build of %s/%s expired or was altered", leaderboard.ErrUnavailable, board, w.Key())
+		return fmt.Errorf("%w: hotboard: replace: the build of %s/%s expired or was altered", leaderboard.ErrUnavailable, b.board, b.w.Key())
 	}
 	return fmt.Errorf("hotboard: replace: unexpected status %q", status)
 }

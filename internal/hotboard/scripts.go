@@ -49,6 +49,10 @@ local bm = base .. 'bm'
 local cur = redis.call('HGET', bm, 'agg')
 if cur and cur ~= agg then return {'agg', cur} end
 if not cur then redis.call('HSET', bm, 'agg', agg) end
+-- complete_from: set by a rebuild that seeded the board's marks while
+-- creation is off; windows starting at or after it hold no event the hot
+-- store has not seen, so they may be created (create = '2')
+local cfrom = redis.call('HGET', bm, 'complete_from')
 
 -- live dedup buckets (UTC days of occurred_at), to find an identity whose
 -- conflicting copy has another occurred_at
@@ -145,13 +149,13 @@ for i = 0, n - 1 do
     else
       local res = 'A'
       for j = 0, 2 do
-        local q = o + 11 + j * 3
-        local wk, create, exp = ARGV[q + 1], ARGV[q + 2], ARGV[q + 3]
+        local q = o + 11 + j * 4
+        local wk, create, exp, wstart = ARGV[q + 1], ARGV[q + 2], ARGV[q + 3], ARGV[q + 4]
         local m = base .. 'm:' .. wk
         local st
         if redis.call('EXISTS', m) == 1 then
           st = 'a'
-        elseif create == '1' then
+        elseif create == '1' or (create == '2' and cfrom and tonumber(wstart) >= tonumber(cfrom)) then
           redis.call('HSET', m, 'created_at', now, 'oor', '0', 'overflow', '0')
           st = 'c'
         else
@@ -192,13 +196,17 @@ const luaReadPrelude = luaCommon + `
 local base, wk = ARGV[1], ARGV[2]
 local m = base .. 'm:' .. wk
 if KEYS[1] ~= m then return redis.error_reply('ERR hotboard: key mismatch') end
-if redis.call('EXISTS', m) == 0 then return {'missing'} end
-local st = redis.call('HMGET', m, 'oor', 'overflow')
-if (st[1] and st[1] ~= '0') or st[2] == '1' then return {'oor'} end
 -- A board that could not apply some event exactly (older than the dedup
 -- horizon) is not served until a rebuild covered it.
-local gen = redis.call('HMGET', base .. 'bm', 'rebuild_gen', 'rebuilt_gen')
-if tonumber(gen[1] or '0') > tonumber(gen[2] or '0') then return {'rebuild'} end
+local gen = redis.call('HMGET', base .. 'bm', 'rebuild_gen', 'rebuilt_gen', 'complete_from')
+local rebuild = tonumber(gen[1] or '0') > tonumber(gen[2] or '0')
+if redis.call('EXISTS', m) == 0 then
+  if rebuild then return {'rebuild'} end
+  return {'missing', gen[3] or ''}
+end
+local st = redis.call('HMGET', m, 'oor', 'overflow')
+if (st[1] and st[1] ~= '0') or st[2] == '1' then return {'oor'} end
+if rebuild then return {'rebuild'} end
 local z, t = base .. 'z:' .. wk, base .. 't:' .. wk
 local cnt = redis.call('ZCARD', z)
 -- entries from rank 'from' (0-based): {'ok', count, from, member1, total1, ...}
@@ -309,35 +317,55 @@ if g > cur then redis.call('HSET', KEYS[1], 'rebuilt_gen', ARGV[2]) end
 return 'OK'
 `)
 
-// replaceChunkScript writes standings into the temporary keys of a build.
+// buildPutScript upserts standings into the temporary keys of a build.
 // KEYS[1] = tmp base..'z'; ARGV: tmp base, ttl_ms, then (player, total,
-// reached16) triples.
-var replaceChunkScript = valkey.NewLuaScript(luaCommon + `
+// reached16) triples. A player already in the build is replaced (its old
+// member removed). The build's player count and out-of-range count are kept
+// in tmp base..'c' (small integers, exact as Lua numbers).
+var buildPutScript = valkey.NewLuaScript(luaCommon + `
 local tb = ARGV[1]
 if KEYS[1] ~= tb .. 'z' then return redis.error_reply('ERR hotboard: key mismatch') end
-local z, t, r = tb .. 'z', tb .. 't', tb .. 'r'
+local z, t, r, c = tb .. 'z', tb .. 't', tb .. 'r', tb .. 'c'
+local dn, door = 0, 0
 for i = 3, #ARGV, 3 do
   local p, tot, rc = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local oldT = redis.call('HGET', t, p)
+  if oldT then
+    redis.call('ZREM', z, redis.call('HGET', r, p) .. p)
+    if oor(oldT) then door = door - 1 end
+  else
+    dn = dn + 1
+  end
+  if oor(tot) then door = door + 1 end
   redis.call('HSET', t, p, tot)
   redis.call('HSET', r, p, rc)
   redis.call('ZADD', z, neg(tot), rc .. p)
 end
-for _, k in ipairs({z, t, r}) do redis.call('PEXPIRE', k, ARGV[2]) end
+redis.call('HINCRBY', c, 'n', dn)
+redis.call('HINCRBY', c, 'oor', door)
+for _, k in ipairs({z, t, r, c}) do redis.call('PEXPIRE', k, ARGV[2]) end
 return 'OK'
 `)
 
-// replaceSwapScript swaps a finished build in. KEYS[1] = base..'wm'; ARGV:
-// base, wk, tmp base, n, oor count, now_ms, pexpireat_ms (0 = never), then
-// (partition, next offset) pairs the build was computed at. Refuses the swap
-// when the board's hot watermark of a partition is above the build's; raises
-// the board's watermarks to the build's.
-var replaceSwapScript = valkey.NewLuaScript(luaCommon + `
+// buildSwapScript swaps a finished build in. KEYS[1] = base..'wm'; ARGV:
+// base, wk, tmp base, agg, now_ms, pexpireat_ms (0 = never), complete_from
+// ('' = leave), then (partition, next offset) pairs the build was computed
+// at. Refuses the swap when the board's hot watermark of a partition is
+// above the build's, or the board has another aggregation; raises the
+// board's watermarks to the build's.
+var buildSwapScript = valkey.NewLuaScript(luaCommon + `
 local base, wk, tb = ARGV[1], ARGV[2], ARGV[3]
 if KEYS[1] ~= base .. 'wm' then return redis.error_reply('ERR hotboard: key mismatch') end
-local tmpz, tmpt, tmpr = tb .. 'z', tb .. 't', tb .. 'r'
-local function droptmp() redis.call('DEL', tmpz, tmpt, tmpr) end
 if string.sub(tb, 1, #base) ~= base then return redis.error_reply('ERR hotboard: tmp not under base') end
-local n, noor, now, exp = tonumber(ARGV[4]), ARGV[5], ARGV[6], ARGV[7]
+local tmpz, tmpt, tmpr, tmpc = tb .. 'z', tb .. 't', tb .. 'r', tb .. 'c'
+local function droptmp() redis.call('DEL', tmpz, tmpt, tmpr, tmpc) end
+local agg, now, exp, cfrom = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+local bm = base .. 'bm'
+local cur = redis.call('HGET', bm, 'agg')
+if cur and cur ~= agg then
+  droptmp()
+  return {'agg', cur}
+end
 -- the build must contain every record of the board the hot store has
 -- handled: hot[p] <= want[p] for every partition (absent = 0)
 local want = {}
@@ -353,6 +381,8 @@ if not ok then
   droptmp()
   return {'wm', hot}
 end
+local cnt = redis.call('HMGET', tmpc, 'n', 'oor')
+local n, noor = tonumber(cnt[1] or '0'), cnt[2] or '0'
 if redis.call('ZCARD', tmpz) ~= n or redis.call('HLEN', tmpt) ~= n or redis.call('HLEN', tmpr) ~= n then
   droptmp()
   return {'incomplete'}
@@ -366,10 +396,15 @@ for _, k in ipairs({'z:', 't:', 'r:'}) do
     redis.call('DEL', dst)
   end
 end
+redis.call('DEL', tmpc)
 -- records below the snapshot's watermarks are in the build: never apply
 -- them again
 for p, v in pairs(want) do
   if tonumber(v) > tonumber(have[p] or '0') then redis.call('HSET', KEYS[1], p, v) end
+end
+if not cur then redis.call('HSET', bm, 'agg', agg) end
+if cfrom ~= '' and not redis.call('HGET', bm, 'complete_from') then
+  redis.call('HSET', bm, 'complete_from', cfrom)
 end
 redis.call('DEL', m)
 redis.call('HSET', m, 'created_at', now, 'rebuilt_at', now, 'oor', noor, 'overflow', '0')
@@ -381,4 +416,71 @@ for _, k in ipairs({'z:', 't:', 'r:', 'm:'}) do
   end
 end
 return {'ok'}
+`)
+
+// seedMarksScript writes identity marks taken from ClickHouse. KEYS[1] =
+// base..'md'; ARGV: base, then (day, expiry_ms, identity, digest) quads.
+var seedMarksScript = valkey.NewLuaScript(luaCommon + `
+local base = ARGV[1]
+if KEYS[1] ~= base .. 'md' then return redis.error_reply('ERR hotboard: key mismatch') end
+local seen = {}
+for i = 2, #ARGV, 4 do
+  local day, exp, ident, fp = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  local mk = base .. 'mk:' .. day
+  redis.call('HSET', mk, ident, fp)
+  if not seen[day] then
+    seen[day] = true
+    redis.call('PEXPIREAT', mk, exp)
+    redis.call('ZADD', KEYS[1], exp, day)
+  end
+end
+return 'OK'
+`)
+
+// snapshotScript copies a window's ranking and totals, with the board's
+// watermarks, in one atomic step (for comparisons that take longer than a
+// script may). KEYS[1] = base..'wm'; ARGV: base, wk, snapshot base, ttl_ms.
+// Returns {'ok', watermarks (flat), oor, overflow, needs_rebuild} or
+// {'missing'}.
+var snapshotScript = valkey.NewLuaScript(luaCommon + `
+local base, wk, sb = ARGV[1], ARGV[2], ARGV[3]
+if KEYS[1] ~= base .. 'wm' then return redis.error_reply('ERR hotboard: key mismatch') end
+if string.sub(sb, 1, #base) ~= base then return redis.error_reply('ERR hotboard: snapshot not under base') end
+local m = base .. 'm:' .. wk
+if redis.call('EXISTS', m) == 0 then return {'missing'} end
+for _, k in ipairs({'z', 't'}) do
+  local src = base .. k .. ':' .. wk
+  if redis.call('EXISTS', src) == 1 then
+    redis.call('COPY', src, sb .. k, 'REPLACE')
+    redis.call('PEXPIRE', sb .. k, ARGV[4])
+  end
+end
+local st = redis.call('HMGET', m, 'oor', 'overflow')
+local gen = redis.call('HMGET', base .. 'bm', 'rebuild_gen', 'rebuilt_gen')
+local nr = '0'
+if tonumber(gen[1] or '0') > tonumber(gen[2] or '0') then nr = '1' end
+return {'ok', redis.call('HGETALL', KEYS[1]), st[1] or '0', st[2] or '0', nr}
+`)
+
+// snapshotPageScript reads ranks from..from+n-1 of a snapshot. KEYS[1] =
+// snapshot base..'z'; ARGV: snapshot base, from, n. Returns {'ok', count,
+// from, member1, total1, ...}.
+var snapshotPageScript = valkey.NewLuaScriptReadOnly(luaCommon + `
+local sb = ARGV[1]
+if KEYS[1] ~= sb .. 'z' then return redis.error_reply('ERR hotboard: key mismatch') end
+local z, t = sb .. 'z', sb .. 't'
+local from, n = tonumber(ARGV[2]), tonumber(ARGV[3])
+local cnt = redis.call('ZCARD', z)
+local res = {'ok', cnt, from}
+if n <= 0 or from >= cnt then return res end
+local members = redis.call('ZRANGE', z, from, from + n - 1)
+local players = {}
+for k = 1, #members do players[k] = string.sub(members[k], 17) end
+local tots = redis.call('HMGET', t, unpack(players))
+for k = 1, #members do
+  if not tots[k] then return redis.error_reply('ERR hotboard: no total for a ranked member') end
+  res[#res + 1] = members[k]
+  res[#res + 1] = tots[k]
+end
+return res
 `)

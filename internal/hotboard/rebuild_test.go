@@ -1,0 +1,155 @@
+package hotboard_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"example.com/leaderboard/internal/hotboard"
+	"example.com/leaderboard/internal/leaderboard"
+)
+
+func standing(player string, score int64, at time.Time) leaderboard.Standing {
+	return leaderboard.Standing{PlayerID: player, Score: score, ReachedAt: at.UTC()}
+}
+
+// A two-phase build: the second Put replaces the standings of players
+// already in the build, and Commit swaps the result in whole.
+func TestBuildUpsert(t *testing.T) {
+	e := newEnv(t, createAll())
+	w := e.daily()
+	b, err := e.s.NewBuild("bu", w, leaderboard.Sum)
+	require.NoError(t, err)
+	require.NoError(t, b.Put(e.ctx, []leaderboard.Standing{
+		standing("amy", 10, e.at("10:00")), standing("bob", 20, e.at("10:01")), standing("cat", 5, e.at("10:02")),
+	}))
+	require.NoError(t, b.Put(e.ctx, []leaderboard.Standing{
+		standing("amy", 30, e.at("11:00")), standing("dan", 1, e.at("11:01")),
+	}))
+	require.NoError(t, b.Commit(e.ctx, map[int32]int64{0: 7}, hotboard.CommitOptions{}))
+	got := e.all("bu", w)
+	require.Equal(t, []leaderboard.Entry{
+		{Rank: 1, Standing: standing("amy", 30, e.at("11:00"))},
+		{Rank: 2, Standing: standing("bob", 20, e.at("10:01"))},
+		{Rank: 3, Standing: standing("cat", 5, e.at("10:02"))},
+		{Rank: 4, Standing: standing("dan", 1, e.at("11:01"))},
+	}, got)
+	wm, err := e.s.Watermarks(e.ctx, "bu")
+	require.NoError(t, err)
+	require.Equal(t, map[int32]int64{0: 7}, wm)
+	agg, ok, err := e.s.BoardAggregation(e.ctx, "bu")
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Equal(t, leaderboard.Sum, agg)
+
+	t.Run("another aggregation is refused", func(t *testing.T) {
+		b, err := e.s.NewBuild("bu", w, leaderboard.Max)
+		require.NoError(t, err)
+		require.NoError(t, b.Put(e.ctx, []leaderboard.Standing{standing("amy", 1, e.at("10:00"))}))
+		require.ErrorIs(t, b.Commit(e.ctx, map[int32]int64{0: 7}, hotboard.CommitOptions{}), leaderboard.ErrConflict)
+		require.Equal(t, got, e.all("bu", w))
+	})
+	t.Run("out of range totals are counted across upserts", func(t *testing.T) {
+		b, err := e.s.NewBuild("bo", w, leaderboard.Sum)
+		require.NoError(t, err)
+		require.NoError(t, b.Put(e.ctx, []leaderboard.Standing{standing("amy", leaderboard.MaxExactTotal+1, e.at("10:00"))}))
+		require.NoError(t, b.Put(e.ctx, []leaderboard.Standing{standing("amy", 3, e.at("10:00"))}))
+		require.NoError(t, b.Commit(e.ctx, nil, hotboard.CommitOptions{}))
+		p, err := e.s.RangePage(e.ctx, "bo", w, 0, 10)
+		require.NoError(t, err)
+		require.EqualValues(t, 1, p.Total)
+	})
+}
+
+// After Valkey lost a board, seeded marks make a later copy of an event
+// consumed before the loss a duplicate (or a conflict), never a new event.
+func TestSeedMarks(t *testing.T) {
+	e := newEnv(t, hotboard.Options{})
+	orig := ev("e1", "sm", "amy", 10, e.at("10:00"))
+	require.NoError(t, e.s.SeedMarks(e.ctx, "sm", []hotboard.Mark{
+		{EventID: orig.EventID, PlayerID: orig.PlayerID, OccurredAt: orig.OccurredAt, Fingerprint: orig.Fingerprint()},
+		// stale: never seeded, no error
+		{EventID: "old", PlayerID: "amy", OccurredAt: e.now.AddDate(0, 0, -30), Fingerprint: "x"},
+	}, time.Time{}))
+	require.NoError(t, e.s.Replace(e.ctx, "sm", leaderboard.AllTimeWindow(), []leaderboard.Standing{standing("amy", 10, orig.OccurredAt)}, nil))
+
+	conflicting := orig
+	conflicting.Score = 99
+	out := e.apply(leaderboard.Sum, orig, conflicting, ev("e2", "sm", "amy", 1, e.at("10:05")))
+	require.Equal(t, hotboard.OutcomeDuplicate, out[0].Kind)
+	require.Equal(t, hotboard.OutcomeConflict, out[1].Kind)
+	require.Equal(t, hotboard.OutcomeApplied, out[2].Kind)
+	got := e.all("sm", leaderboard.AllTimeWindow())
+	require.Len(t, got, 1)
+	require.EqualValues(t, 11, got[0].Score)
+}
+
+// While creation is off (Valkey lost data), a board whose rebuild recorded
+// CompleteFrom gets windows starting after it created by events again;
+// earlier windows stay not cached.
+func TestCompleteFrom(t *testing.T) {
+	e := newEnv(t, hotboard.Options{})
+	today := leaderboard.DailyWindow(e.now)
+	yesterday := e.daily()
+	b, err := e.s.NewBuild("cf", leaderboard.AllTimeWindow(), leaderboard.Sum)
+	require.NoError(t, err)
+	require.NoError(t, b.Commit(e.ctx, nil, hotboard.CommitOptions{CompleteFrom: today.Start}))
+
+	_, err = e.s.Count(e.ctx, "cf", yesterday)
+	require.ErrorIs(t, err, leaderboard.ErrNotCached, "a window before complete_from is not known empty")
+	n, err := e.s.Count(e.ctx, "cf", today)
+	require.NoError(t, err, "a window from complete_from on is known empty")
+	require.Zero(t, n)
+
+	out := e.apply(leaderboard.Sum, ev("e1", "cf", "amy", 5, e.at("10:00")), ev("e2", "cf", "amy", 7, today.Start.Add(time.Minute)))
+	require.Equal(t, hotboard.WindowSkipped, out[0].Windows[0].Result, "yesterday is not created")
+	require.Equal(t, hotboard.WindowApplied, out[0].Windows[2].Result, "all-time exists")
+	require.Equal(t, hotboard.WindowCreated, out[1].Windows[0].Result, "today is created")
+	require.EqualValues(t, 7, e.all("cf", today)[0].Score)
+	require.EqualValues(t, 12, e.all("cf", leaderboard.AllTimeWindow())[0].Score)
+
+	t.Run("complete_from is set once", func(t *testing.T) {
+		b, err := e.s.NewBuild("cf", leaderboard.AllTimeWindow(), leaderboard.Sum)
+		require.NoError(t, err)
+		require.NoError(t, b.Put(e.ctx, []leaderboard.Standing{standing("amy", 12, today.Start.Add(time.Minute))}))
+		require.NoError(t, b.Commit(e.ctx, e.wm("cf"), hotboard.CommitOptions{CompleteFrom: today.End}))
+		n, err := e.s.Count(e.ctx, "cf", today)
+		require.NoError(t, err)
+		require.EqualValues(t, 1, n)
+	})
+}
+
+func (e *env) wm(board string) map[int32]int64 {
+	e.t.Helper()
+	wm, err := e.s.Watermarks(e.ctx, board)
+	require.NoError(e.t, err)
+	return wm
+}
+
+// A snapshot is the window and its watermarks at one instant: events
+// applied after it change neither.
+func TestSnapshot(t *testing.T) {
+	e := newEnv(t, createAll())
+	for i := range 25 {
+		e.apply(leaderboard.Sum, ev("e"+string(rune('a'+i)), "sn", "p"+string(rune('a'+i)), int64(i), e.at("10:00")))
+	}
+	w := e.daily()
+	want := e.all("sn", w)
+	wm := e.wm("sn")
+	snap, err := e.s.Snapshot(e.ctx, "sn", w)
+	require.NoError(t, err)
+	defer snap.Close(context.Background())
+	e.apply(leaderboard.Sum, ev("late", "sn", "zed", 1000, e.at("11:00")))
+
+	var got []leaderboard.Entry
+	require.NoError(t, snap.Each(e.ctx, func(en leaderboard.Entry) error { got = append(got, en); return nil }))
+	require.Equal(t, want, got)
+	require.Equal(t, wm, snap.Watermarks)
+	require.False(t, snap.OutOfRange)
+	require.False(t, snap.NeedsRebuild)
+
+	_, err = e.s.Snapshot(e.ctx, "sn", leaderboard.DailyWindow(e.D.AddDate(0, 0, -3)))
+	require.ErrorIs(t, err, leaderboard.ErrNotCached)
+}
