@@ -349,7 +349,7 @@ return 'OK'
 
 // buildSwapScript swaps a finished build in. KEYS[1] = base..'wm'; ARGV:
 // base, wk, tmp base, agg, now_ms, pexpireat_ms (0 = never), complete_from
-// (” = leave), then (partition, next offset) pairs the build was computed
+// (empty: leave it), then (partition, next offset) pairs the build was computed
 // at. Refuses the swap when the board's hot watermark of a partition is
 // above the build's, or the board has another aggregation; raises the
 // board's watermarks to the build's.
