@@ -309,8 +309,11 @@ type BoardStatus struct {
 	// covered (ClearNeedsRebuild).
 	RebuildGen, RebuiltGen int64
 	NeedsRebuild           bool
-	Watermarks             map[int32]int64
-	RecentConflicts        []Conflict // newest first
+	// CompleteFrom is set when a rebuild seeded the board's marks after
+	// Valkey lost data (CommitOptions.CompleteFrom); zero otherwise.
+	CompleteFrom    time.Time
+	Watermarks      map[int32]int64
+	RecentConflicts []Conflict // newest first
 }
 
 // Status reads a board's bookkeeping in one consistent step.
@@ -347,6 +350,13 @@ func (s *Store) Status(ctx context.Context, board string) (BoardStatus, error) {
 		}
 	}
 	st.NeedsRebuild = st.RebuildGen > st.RebuiltGen
+	if v, ok := bm["complete_from"]; ok {
+		ms, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return BoardStatus{}, fmt.Errorf("hotboard: status complete_from: %w", err)
+		}
+		st.CompleteFrom = time.UnixMilli(ms).UTC()
+	}
 	for p, v := range wm {
 		pi, err1 := strconv.ParseInt(p, 10, 32)
 		vi, err2 := strconv.ParseInt(v, 10, 64)

@@ -60,7 +60,13 @@ type Build struct {
 	w     leaderboard.Window
 	agg   leaderboard.Aggregation
 	tmp   string
+	// players is the committed board's size.
+	players int64
 }
+
+// Players is the number of ranked players the build installed (after a
+// successful Commit).
+func (b *Build) Players() int64 { return b.players }
 
 // NewBuild starts a build of a hot window. agg is the aggregation the
 // standings were computed with ("" for Replace: the board's own); Commit
@@ -194,6 +200,9 @@ func (b *Build) Commit(ctx context.Context, watermarks map[int32]int64, opts Com
 	status, _ := res[0].ToString()
 	switch status {
 	case "ok":
+		if len(res) > 1 {
+			b.players, _ = res[1].AsInt64()
+		}
 		return nil
 	case "agg":
 		cur, _ := res[1].ToString()

@@ -415,7 +415,7 @@ for _, k in ipairs({'z:', 't:', 'r:', 'm:'}) do
     redis.call('PERSIST', base .. k .. wk)
   end
 end
-return {'ok'}
+return {'ok', n}
 `)
 
 // seedMarksScript writes identity marks taken from ClickHouse. KEYS[1] =

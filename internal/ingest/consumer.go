@@ -62,6 +62,11 @@ type Consumer struct {
 	// stuck holds why the consumer is retrying a failing step, "" otherwise.
 	stuck atomic.Value
 
+	// turn is held while a batch is applied and committed, and by
+	// Exclusive: a step run between batches sees every applied record
+	// committed and none being applied.
+	turn chan struct{}
+
 	runMu    sync.Mutex
 	stopped  bool
 	started  bool
@@ -80,7 +85,7 @@ func NewConsumer(cfg ConsumerConfig, log *slog.Logger, hot HotStore, aggs Aggreg
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	c := &Consumer{cfg: cfg, log: log, hot: hot, aggs: aggs, metrics: m, done: make(chan struct{})}
+	c := &Consumer{cfg: cfg, log: log, hot: hot, aggs: aggs, metrics: m, done: make(chan struct{}), turn: make(chan struct{}, 1)}
 	cl, err := kgo.NewClient(
 		kgo.SeedBrokers(cfg.Brokers...),
 		kgo.ConsumerGroup(cfg.Group),
@@ -144,7 +149,10 @@ func (c *Consumer) Run(ctx context.Context) {
 			c.cl.AllowRebalance()
 			continue
 		}
-		if err := c.handle(work, records); err != nil {
+		c.turn <- struct{}{}
+		err := c.handle(work, records)
+		<-c.turn
+		if err != nil {
 			// Only a hard stop gets here: nothing of the batch is committed,
 			// and redelivery is harmless (watermarks, identity marks).
 			c.cl.AllowRebalance()
@@ -152,6 +160,21 @@ func (c *Consumer) Run(ctx context.Context) {
 		}
 		c.cl.AllowRebalance()
 	}
+}
+
+// Exclusive runs fn between two batches: every record the consumer has
+// applied is committed, and no record is applied until fn returns (fetched
+// records wait in memory, rebalances wait too). A rebuild uses it for its
+// short last step, so its snapshot positions are exactly what the hot store
+// has applied. fn must be bounded: ctx should carry a deadline.
+func (c *Consumer) Exclusive(ctx context.Context, fn func(context.Context) error) error {
+	select {
+	case c.turn <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-c.turn }()
+	return fn(ctx)
 }
 
 // Health reports an error while the consumer is paused on a failing step

@@ -235,3 +235,13 @@ func (s *Stack) WaitConsumed() {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// ServiceOffsets are the service consumer group's committed offsets.
+func (s *Stack) ServiceOffsets(ctx context.Context) (map[int32]int64, error) {
+	return committed(ctx, s.Admin, "service")
+}
+
+// ClickHouseOffsets are the committed offsets of ClickHouse's Kafka engine.
+func (s *Stack) ClickHouseOffsets(ctx context.Context) (map[int32]int64, error) {
+	return committed(ctx, s.Admin, "clickhouse-"+s.Database)
+}

@@ -1,0 +1,206 @@
+package recovery
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"hash"
+	"strconv"
+	"time"
+
+	"example.com/leaderboard/internal/leaderboard"
+)
+
+// DefaultTopN is how many leading entries the reconciler digests apart
+// (the ranks that pay).
+const DefaultTopN = 100
+
+// Reconciler compares every hot current window of the active boards with
+// ClickHouse at the hot board's own positions and repairs differences by
+// rebuild.
+//
+// The two sides are aligned on offsets, never on time: the hot window and
+// the board's watermarks are copied in one atomic step (hotboard.Snapshot),
+// so the copy holds exactly what the hot store applied of the board's
+// records below the watermarks; ClickHouse's standings are computed from the
+// board's records below the same watermarks once ClickHouse has consumed up
+// to them. Lag between the two consumers is waited out, never taken for
+// drift. The two rankings are compared by player count and by SHA-256
+// digests of the top N entries and of the whole ranking.
+type Reconciler struct {
+	r    *Rebuilder
+	topN int
+}
+
+// NewReconciler returns a Reconciler comparing the top topN entries apart
+// (default DefaultTopN).
+func NewReconciler(r *Rebuilder, topN int) *Reconciler {
+	if topN <= 0 {
+		topN = DefaultTopN
+	}
+	return &Reconciler{r: r, topN: topN}
+}
+
+// Reconcile runs one reconciliation of every active board.
+func (rc *Reconciler) Reconcile(ctx context.Context) (Report, error) {
+	r := rc.r
+	rep := Report{Started: r.cfg.Now().UTC()}
+	start := time.Now()
+	now := r.cfg.Now()
+	boards, err := r.wh.ActiveBoards(ctx, now.Add(-activeSince))
+	if err != nil {
+		r.m.reconciled("failed")
+		return rep, unavailable("clickhouse", err)
+	}
+	for _, board := range boards {
+		for _, w := range currentWindows(now) {
+			c, err := rc.check(ctx, board, w)
+			if errors.Is(err, leaderboard.ErrNotCached) {
+				rep.NotCached++
+				continue
+			}
+			rep.Checked++
+			if err != nil {
+				c.Unrepaired, c.Error = true, err.Error()
+				rep.Unrepaired++
+				rep.Checks = append(rep.Checks, c)
+				continue
+			}
+			rc.export(c)
+			if !c.Differs() {
+				continue
+			}
+			rep.Differing++
+			r.log.Warn("hot window differs from clickhouse at aligned offsets; rebuilding", "board", board, "window", w.Key(),
+				"hot_players", c.HotPlayers, "clickhouse_players", c.ClickHousePlayers, "top_match", c.TopMatch,
+				"board_match", c.BoardMatch, "needs_rebuild", c.NeedsRebuild, "positions", c.Positions)
+			if _, err := r.rebuild(ctx, board, w, "reconcile"); err != nil {
+				c.Unrepaired, c.Error = true, err.Error()
+			} else if again, err := rc.check(ctx, board, w); err != nil || again.Differs() {
+				c.Unrepaired = true
+				if err != nil {
+					c.Error = err.Error()
+				} else {
+					c.Error = "still differs after the rebuild"
+				}
+			} else {
+				c.Repaired = true
+			}
+			if c.Repaired {
+				rep.Repaired++
+			} else {
+				rep.Unrepaired++
+			}
+			rep.Checks = append(rep.Checks, c)
+		}
+	}
+	rep.Took = time.Since(start)
+	if r.m != nil {
+		r.m.differing.Set(float64(rep.Differing))
+		r.m.unrepaired.Set(float64(rep.Unrepaired))
+	}
+	switch {
+	case rep.Unrepaired > 0:
+		r.m.reconciled("unrepaired")
+	case rep.Repaired > 0:
+		r.m.reconciled("repaired")
+	default:
+		r.m.reconciled("ok")
+	}
+	r.log.Info("reconciliation finished", "checked", rep.Checked, "not_cached", rep.NotCached, "differing", rep.Differing,
+		"repaired", rep.Repaired, "unrepaired", rep.Unrepaired, "took", rep.Took.String())
+	return rep, nil
+}
+
+func (m *Metrics) reconciled(result string) {
+	if m != nil {
+		m.reconciles.WithLabelValues(result).Inc()
+	}
+}
+
+func (rc *Reconciler) export(c Check) {
+	m := rc.r.m
+	if m == nil {
+		return
+	}
+	m.countDiff.WithLabelValues(c.Board, string(c.Window.Type)).Set(float64(c.HotPlayers - c.ClickHousePlayers))
+	mis := 0.0
+	if c.Differs() {
+		mis = 1
+	}
+	m.mismatch.WithLabelValues(c.Board, string(c.Window.Type)).Set(mis)
+}
+
+// check compares one window; an error wrapping leaderboard.ErrNotCached
+// means Valkey does not hold it.
+func (rc *Reconciler) check(ctx context.Context, board string, w leaderboard.Window) (Check, error) {
+	r := rc.r
+	c := Check{Board: board, Window: w}
+	snap, err := r.hot.Snapshot(ctx, board, w)
+	if err != nil {
+		return c, err
+	}
+	defer snap.Close(ctx)
+	c.Positions, c.NeedsRebuild = snap.Watermarks, snap.NeedsRebuild
+	agg, _, err := r.wh.BoardAggregation(ctx, board)
+	if err != nil {
+		return c, unavailable("clickhouse", err)
+	}
+	if err := waitFor(ctx, r.cfg.ClickHouseOffsets, snap.Watermarks, r.cfg.CatchUpTimeout); err != nil {
+		return c, err
+	}
+	hot := newDigest(rc.topN)
+	if err := snap.Each(ctx, func(e leaderboard.Entry) error { hot.add(e.Standing); return nil }); err != nil {
+		return c, unavailable("valkey", err)
+	}
+	ch := newDigest(rc.topN)
+	if err := r.wh.StandingsAt(ctx, board, w, agg, snap.Watermarks, nil, func(st leaderboard.Standing) error {
+		ch.add(st)
+		return nil
+	}); err != nil {
+		return c, unavailable("clickhouse", err)
+	}
+	c.HotPlayers, c.ClickHousePlayers = hot.n, ch.n
+	c.TopMatch = bytes.Equal(hot.top(), ch.top())
+	c.BoardMatch = bytes.Equal(hot.all.Sum(nil), ch.all.Sum(nil))
+	return c, nil
+}
+
+// digest hashes a ranking in order: rank, player, total, reached_at.
+type digest struct {
+	n        int64
+	topN     int64
+	all, tp  hash.Hash
+	topFinal []byte
+	line     []byte
+}
+
+func newDigest(topN int) *digest {
+	return &digest{topN: int64(topN), all: sha256.New(), tp: sha256.New()}
+}
+
+func (d *digest) add(st leaderboard.Standing) {
+	d.n++
+	l := d.line[:0]
+	l = strconv.AppendInt(l, d.n, 10)
+	l = append(l, '|')
+	l = strconv.AppendQuote(l, st.PlayerID)
+	l = append(l, '|')
+	l = strconv.AppendInt(l, st.Score, 10)
+	l = append(l, '|')
+	l = strconv.AppendInt(l, st.ReachedAt.UnixMilli(), 10)
+	l = append(l, '\n')
+	d.line = l
+	d.all.Write(l)
+	if d.n <= d.topN {
+		d.tp.Write(l)
+	}
+}
+
+func (d *digest) top() []byte {
+	if d.topFinal == nil {
+		d.topFinal = d.tp.Sum(nil)
+	}
+	return d.topFinal
+}
