@@ -21,6 +21,10 @@ import (
 // lack earlier events, and reads go to ClickHouse until it is rebuilt.
 const feedKey = "lb:feed"
 
+// aliveKey tells the running service that Valkey kept its data since the
+// feed state was decided.
+const aliveKey = "lb:alive"
+
 // feedGate decides, before the consumer starts and on every Valkey probe,
 // whether hot boards may be created.
 type feedGate struct {
@@ -30,6 +34,10 @@ type feedGate struct {
 	cfg     config.Config
 	log     *slog.Logger
 	decided atomic.Bool
+	// lost: Valkey lost its data (at start or since); lossCh is signalled
+	// when a loss is noticed while the service runs.
+	lost   atomic.Bool
+	lossCh chan struct{}
 }
 
 // decide sets hot-board creation on or off, retrying until Valkey and Kafka
@@ -51,6 +59,9 @@ func (f *feedGate) decide(ctx context.Context) error {
 }
 
 func (f *feedGate) decideOnce(ctx context.Context) error {
+	if err := f.vk.Do(ctx, f.vk.B().Set().Key(aliveKey).Value("1").Build()).Error(); err != nil {
+		return fmt.Errorf("valkey: %w", err)
+	}
 	n, err := f.vk.Do(ctx, f.vk.B().Exists().Key(feedKey).Build()).AsInt64()
 	if err != nil {
 		return fmt.Errorf("valkey: %w", err)
@@ -66,6 +77,8 @@ func (f *feedGate) decideOnce(ctx context.Context) error {
 	for _, o := range committed {
 		if o > 0 {
 			f.hot.SetCreateMissing(false)
+			f.hot.DistrustFeedCreated()
+			f.lost.Store(true)
 			f.log.Warn("valkey has lost the hot boards (no feed marker, but the consumer group has committed offsets): " +
 				"missing hot boards are not created from new events and reads fall back to ClickHouse until they are rebuilt")
 			return nil
@@ -86,8 +99,28 @@ func (f *feedGate) probe(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if n == 0 && f.decided.Load() {
+	if !f.decided.Load() {
+		return nil
+	}
+	if n == 0 {
 		f.hot.SetCreateMissing(false)
+	}
+	// aliveKey is written when the feed state is decided: finding it gone
+	// means Valkey lost its data since (a flush, a restart without
+	// persistence), however many times that happens.
+	err = f.vk.Do(ctx, f.vk.B().Set().Key(aliveKey).Value("1").Nx().Build()).Error()
+	if valkey.IsValkeyNil(err) {
+		return nil // it was there
+	}
+	if err != nil {
+		return err
+	}
+	f.hot.SetCreateMissing(false)
+	f.hot.DistrustFeedCreated()
+	f.lost.Store(true)
+	select {
+	case f.lossCh <- struct{}{}:
+	default:
 	}
 	return nil
 }

@@ -37,6 +37,10 @@ commands:
   migrate up|down|version    apply, revert or show the ClickHouse schema migrations
   migrate force VERSION      mark VERSION as applied and clean (after repairing a failed migration)
   loadgen [flags]            send synthetic score events to Kafka or POST /events (loadgen -h lists the flags)
+  rebuild --board ID --window daily|weekly|alltime [--date YYYY-MM-DD] [--url URL]
+                             rebuild a hot window into Valkey from ClickHouse (through the running service)
+  reconcile [--url URL]      compare every hot window with ClickHouse once and repair differences
+                             (through the running service; fails when a window stays unrepaired)
 
 Configuration comes from LEADERBOARD_* environment variables; see README.md.
 `
@@ -57,6 +61,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return migrateCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "loadgen":
 		return loadgenCmd(ctx, args[1:], getenv, stdout, stderr)
+	case "rebuild":
+		return rebuildCmd(ctx, args[1:], getenv, stdout, stderr)
+	case "reconcile":
+		return reconcileCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -23,6 +23,7 @@ import (
 	"example.com/leaderboard/internal/health"
 	"example.com/leaderboard/internal/hotboard"
 	"example.com/leaderboard/internal/ingest"
+	"example.com/leaderboard/internal/recovery"
 	"example.com/leaderboard/internal/warehouse"
 )
 
@@ -112,7 +113,7 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 	metrics := ingest.NewMetrics(reg)
 
 	hot := hotboard.New(vk, hotboard.Options{DedupHorizon: cfg.DedupHorizon})
-	feed := &feedGate{vk: vk, hot: hot, adm: adm, cfg: cfg, log: log}
+	feed := &feedGate{vk: vk, hot: hot, adm: adm, cfg: cfg, log: log, lossCh: make(chan struct{}, 1)}
 
 	producer, err := ingest.NewProducer(cfg.Brokers(), cfg.Topic, 10*time.Second)
 	if err != nil {
@@ -136,6 +137,23 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 		return err
 	}
 
+	serviceOffsets := func(ctx context.Context) (map[int32]int64, error) {
+		return broker.CommittedOffsets(ctx, adm, cfg.ConsumerGroup, cfg.Topic)
+	}
+	// The Kafka engine commits a block only after every view below it
+	// stored it: its committed offsets are what ClickHouse applied.
+	clickhouseOffsets := func(ctx context.Context) (map[int32]int64, error) {
+		return broker.CommittedOffsets(ctx, adm, cfg.ClickHouseGroup, cfg.Topic)
+	}
+	rebuilder := recovery.NewRebuilder(store, hot, consumer, recovery.Config{
+		ServiceOffsets:    serviceOffsets,
+		ClickHouseOffsets: clickhouseOffsets,
+		CatchUpTimeout:    cfg.RebuildCatchUpTimeout,
+		MaxClockSkew:      cfg.MaxClockSkew,
+	}, log, recovery.NewMetrics(reg))
+	warmer := recovery.NewWarmer(rebuilder)
+	reconciler := recovery.NewReconciler(rebuilder, cfg.ReconcileTopN)
+
 	checker := health.New(cfg.HealthInterval, map[string]health.Probe{
 		"kafka":      prober.Ping,
 		"clickhouse": schema.check,
@@ -154,20 +172,14 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 
 	var ready atomic.Bool
 	srv := api.New(api.Deps{
-		Logger:   log,
-		Registry: reg,
-		Health:   checker,
-		ServiceOffsets: func(ctx context.Context) (map[int32]int64, error) {
-			return broker.CommittedOffsets(ctx, adm, cfg.ConsumerGroup, cfg.Topic)
-		},
-		ClickHouseOffset: func(ctx context.Context) (map[int32]int64, error) {
-			// The Kafka engine commits a block only after every view below
-			// it stored it: its committed offsets are what ClickHouse applied.
-			return broker.CommittedOffsets(ctx, adm, cfg.ClickHouseGroup, cfg.Topic)
-		},
-		IngestToken: cfg.IngestToken,
-		AdminToken:  cfg.AdminToken,
-		Ready:       ready.Load,
+		Logger:           log,
+		Registry:         reg,
+		Health:           checker,
+		ServiceOffsets:   serviceOffsets,
+		ClickHouseOffset: clickhouseOffsets,
+		IngestToken:      cfg.IngestToken,
+		AdminToken:       cfg.AdminToken,
+		Ready:            ready.Load,
 	})
 
 	srv.RegisterEvents(producer, cfg.MaxClockSkew, time.Now)
@@ -182,11 +194,14 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 		Exporter:   store,
 		Now:        time.Now,
 		OnDefine:   catalog.Define, // the consumer sees a new aggregation at once
+		Warm:       warmer.Request,
 	})
+	srv.RegisterAdmin(adminOps{rebuilder, reconciler})
 
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
-	wg.Add(2)
+	decided := make(chan struct{})
+	wg.Add(4)
 	go func() { defer wg.Done(); checker.Run(bg) }()
 	go func() {
 		defer wg.Done()
@@ -194,7 +209,17 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 		if feed.decide(bg) != nil {
 			return
 		}
+		close(decided)
 		consumer.Run(bg)
+	}()
+	go func() { defer wg.Done(); warmer.Run(bg) }()
+	go func() {
+		defer wg.Done()
+		select {
+		case <-decided:
+			keepHot(bg, log, cfg, rebuilder, reconciler, feed)
+		case <-bg.Done():
+		}
 	}()
 	closers.push("background tasks", func() error { stopBG(); wg.Wait(); return nil })
 	// Closed before the background tasks: the batch in hand is applied and
@@ -300,5 +325,49 @@ func (s *closeStack) closeAll(log *slog.Logger) {
 			continue
 		}
 		log.Info("closed", "resource", s.names[i], "took", time.Since(start).Round(time.Millisecond).String())
+	}
+}
+
+// adminOps is what the admin endpoints run.
+type adminOps struct {
+	*recovery.Rebuilder
+	*recovery.Reconciler
+}
+
+// keepHot warms the hot store once the feed state is known (every missing
+// current window of the active boards; all of them when Valkey lost its
+// data), again whenever Valkey loses its data while the service runs, and
+// reconciles it with ClickHouse every LEADERBOARD_RECONCILE_INTERVAL. A
+// warm-up that cannot run (ClickHouse down) is tried again.
+func keepHot(ctx context.Context, log *slog.Logger, cfg config.Config, rb *recovery.Rebuilder, rc *recovery.Reconciler, feed *feedGate) {
+	var tick <-chan time.Time
+	if cfg.ReconcileInterval > 0 {
+		t := time.NewTicker(cfg.ReconcileInterval)
+		defer t.Stop()
+		tick = t.C
+	}
+	pending, force := true, feed.lost.Load()
+	for {
+		var retry <-chan time.Time
+		if pending {
+			if _, err := rb.WarmUp(ctx, force, cfg.WarmupTimeout); err != nil {
+				log.Warn("warm-up could not run; trying again", "err", err, "retry_in", "10s")
+				retry = time.After(10 * time.Second)
+			} else {
+				pending, force = false, false
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-retry:
+		case <-feed.lossCh:
+			log.Warn("valkey lost its data: rebuilding the current windows of the active boards")
+			pending, force = true, true
+		case <-tick:
+			if _, err := rc.Reconcile(ctx); err != nil {
+				log.Warn("reconciliation could not run", "err", err)
+			}
+		}
 	}
 }

@@ -31,6 +31,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	})
 	srv.RegisterEvents(nil, time.Minute, time.Now)
 	srv.RegisterQueries(api.QueryDeps{})
+	srv.RegisterAdmin(nil)
 
 	param := regexp.MustCompile(`:([A-Za-z_]+)`)
 	var routes []string

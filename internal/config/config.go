@@ -35,6 +35,10 @@ type Config struct {
 	AdminToken             string        // LEADERBOARD_ADMIN_TOKEN (secret)
 	ShutdownTimeout        time.Duration // LEADERBOARD_SHUTDOWN_TIMEOUT
 	HealthInterval         time.Duration // LEADERBOARD_HEALTH_INTERVAL
+	WarmupTimeout          time.Duration // LEADERBOARD_WARMUP_TIMEOUT
+	RebuildCatchUpTimeout  time.Duration // LEADERBOARD_REBUILD_CATCHUP_TIMEOUT
+	ReconcileInterval      time.Duration // LEADERBOARD_RECONCILE_INTERVAL; 0: off
+	ReconcileTopN          int           // LEADERBOARD_RECONCILE_TOP_N
 	LogLevel               slog.Level    // LEADERBOARD_LOG_LEVEL
 }
 
@@ -90,6 +94,10 @@ var Vars = []Var{
 	{"LEADERBOARD_ADMIN_TOKEN", "", "bearer token for write and admin endpoints; empty: open", true},
 	{"LEADERBOARD_SHUTDOWN_TIMEOUT", "15s", "how long shutdown waits for in-flight requests and records", false},
 	{"LEADERBOARD_HEALTH_INTERVAL", "1s", "how often dependencies are probed", false},
+	{"LEADERBOARD_WARMUP_TIMEOUT", "2m", "how long a warm-up (at start, after Valkey lost data) may rebuild missing hot windows", false},
+	{"LEADERBOARD_REBUILD_CATCHUP_TIMEOUT", "30s", "how long a rebuild or a reconciliation waits for ClickHouse to reach the service's offsets", false},
+	{"LEADERBOARD_RECONCILE_INTERVAL", "10m", "how often hot windows are compared with ClickHouse and repaired; 0: never", false},
+	{"LEADERBOARD_RECONCILE_TOP_N", "100", "how many leading ranks the reconciler checks apart", false},
 	{"LEADERBOARD_LOG_LEVEL", "info", "debug, info, warn or error", false},
 }
 
@@ -176,6 +184,16 @@ func Load(getenv func(string) string) (Config, error) {
 	c.AdminToken = getenv("LEADERBOARD_ADMIN_TOKEN")
 	c.ShutdownTimeout = duration("LEADERBOARD_SHUTDOWN_TIMEOUT")
 	c.HealthInterval = duration("LEADERBOARD_HEALTH_INTERVAL")
+	c.WarmupTimeout = duration("LEADERBOARD_WARMUP_TIMEOUT")
+	c.RebuildCatchUpTimeout = duration("LEADERBOARD_REBUILD_CATCHUP_TIMEOUT")
+	if v := get("LEADERBOARD_RECONCILE_INTERVAL"); v != "0" {
+		c.ReconcileInterval = duration("LEADERBOARD_RECONCILE_INTERVAL")
+	}
+	if n, err := strconv.Atoi(get("LEADERBOARD_RECONCILE_TOP_N")); err != nil || n < 1 || n > 100000 {
+		bad("LEADERBOARD_RECONCILE_TOP_N", "%q is not a whole number from 1 to 100000", get("LEADERBOARD_RECONCILE_TOP_N"))
+	} else {
+		c.ReconcileTopN = n
+	}
 	if err := c.LogLevel.UnmarshalText([]byte(get("LEADERBOARD_LOG_LEVEL"))); err != nil {
 		bad("LEADERBOARD_LOG_LEVEL", "%q must be one of debug, info, warn, error", get("LEADERBOARD_LOG_LEVEL"))
 	}
@@ -215,6 +233,10 @@ func (c Config) LogValue() slog.Value {
 		slog.String("admin_token", mask(c.AdminToken)),
 		slog.String("shutdown_timeout", c.ShutdownTimeout.String()),
 		slog.String("health_interval", c.HealthInterval.String()),
+		slog.String("warmup_timeout", c.WarmupTimeout.String()),
+		slog.String("rebuild_catchup_timeout", c.RebuildCatchUpTimeout.String()),
+		slog.String("reconcile_interval", c.ReconcileInterval.String()),
+		slog.Int("reconcile_top_n", c.ReconcileTopN),
 		slog.String("log_level", c.LogLevel.String()),
 	)
 }

@@ -194,7 +194,11 @@ func (s *Store) read(ctx context.Context, script *valkey.Lua, op, board string, 
 		return nil, err
 	}
 	base := s.base(board)
-	args := append([]string{base, w.Key()}, extra...)
+	distrust := "0"
+	if s.distrustFeed.Load() {
+		distrust = "1"
+	}
+	args := append([]string{base, w.Key(), distrust}, extra...)
 	res, err := script.Exec(ctx, s.c, []string{base + "m:" + w.Key()}, args).ToArray()
 	if err != nil {
 		return nil, s.wrap(op, err)
@@ -220,6 +224,8 @@ func (s *Store) read(ctx context.Context, script *valkey.Lua, op, board string, 
 		return nil, fmt.Errorf("%w: board %s window %s is not in the hot store", leaderboard.ErrNotCached, board, w.Key())
 	case "oor":
 		return nil, fmt.Errorf("%w: board %s window %s", leaderboard.ErrTotalOutOfRange, board, w.Key())
+	case "untrusted":
+		return nil, fmt.Errorf("%w: board %s window %s was created after Valkey lost its data: it is served from ClickHouse until rebuilt", leaderboard.ErrNotCached, board, w.Key())
 	case "rebuild":
 		return nil, fmt.Errorf("%w: board %s holds an event the hot store could not apply exactly (older than the dedup horizon): it is served from ClickHouse until rebuilt", leaderboard.ErrNotCached, board)
 	}

@@ -153,3 +153,33 @@ func TestSnapshot(t *testing.T) {
 	_, err = e.s.Snapshot(e.ctx, "sn", leaderboard.DailyWindow(e.D.AddDate(0, 0, -3)))
 	require.ErrorIs(t, err, leaderboard.ErrNotCached)
 }
+
+// After a loss, windows the feed created (maybe after the loss, before the
+// service noticed it) are not served until rebuilt; rebuilt windows and
+// windows created under complete_from are.
+func TestDistrustFeedCreated(t *testing.T) {
+	e := newEnv(t, createAll())
+	e.apply(leaderboard.Sum, ev("e1", "df", "amy", 5, e.at("10:00")))
+	require.Len(t, e.all("df", e.daily()), 1)
+
+	e.s.SetCreateMissing(false)
+	e.s.DistrustFeedCreated()
+	for _, w := range e.windows() {
+		_, err := e.s.Count(e.ctx, "df", w)
+		require.ErrorIs(t, err, leaderboard.ErrNotCached, w.Key())
+		_, err = e.s.RangePage(e.ctx, "df", w, 0, 10)
+		require.ErrorIs(t, err, leaderboard.ErrNotCached, w.Key())
+	}
+	today := leaderboard.DailyWindow(e.now)
+	b, err := e.s.NewBuild("df", e.daily(), leaderboard.Sum)
+	require.NoError(t, err)
+	require.NoError(t, b.Put(e.ctx, []leaderboard.Standing{standing("amy", 5, e.at("10:00"))}))
+	require.NoError(t, b.Commit(e.ctx, e.wm("df"), hotboard.CommitOptions{CompleteFrom: today.Start}))
+	require.Len(t, e.all("df", e.daily()), 1, "rebuilt: trusted")
+	_, err = e.s.Count(e.ctx, "df", e.weekly())
+	require.ErrorIs(t, err, leaderboard.ErrNotCached, "not rebuilt: still distrusted")
+
+	out := e.apply(leaderboard.Sum, ev("e2", "df", "bob", 1, today.Start.Add(time.Minute)))
+	require.Equal(t, hotboard.WindowCreated, out[0].Windows[0].Result)
+	require.Len(t, e.all("df", today), 1, "created under complete_from: trusted")
+}

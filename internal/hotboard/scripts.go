@@ -156,7 +156,11 @@ for i = 0, n - 1 do
         if redis.call('EXISTS', m) == 1 then
           st = 'a'
         elseif create == '1' or (create == '2' and cfrom and tonumber(wstart) >= tonumber(cfrom)) then
-          redis.call('HSET', m, 'created_at', now, 'oor', '0', 'overflow', '0')
+          -- origin 'feed': created because the store is fed continuously
+          -- (see the read prelude); 'complete': under complete_from
+          local origin = 'feed'
+          if create == '2' then origin = 'complete' end
+          redis.call('HSET', m, 'created_at', now, 'oor', '0', 'overflow', '0', 'origin', origin)
           st = 'c'
         else
           st = 's'
@@ -191,7 +195,9 @@ return {'ok', out}
 
 // luaReadPrelude checks that the window's hot board exists and is readable.
 // KEYS[1] is the window's meta key; ARGV[1] the board base, ARGV[2] the
-// window key.
+// window key, ARGV[3] '1' when windows created from the feed are distrusted
+// (Valkey lost its data: such a window was created after the loss and may
+// lack earlier events, until a rebuild replaces it).
 const luaReadPrelude = luaCommon + `
 local base, wk = ARGV[1], ARGV[2]
 local m = base .. 'm:' .. wk
@@ -204,7 +210,8 @@ if redis.call('EXISTS', m) == 0 then
   if rebuild then return {'rebuild'} end
   return {'missing', gen[3] or ''}
 end
-local st = redis.call('HMGET', m, 'oor', 'overflow')
+local st = redis.call('HMGET', m, 'oor', 'overflow', 'origin')
+if ARGV[3] == '1' and st[3] == 'feed' then return {'untrusted'} end
 if (st[1] and st[1] ~= '0') or st[2] == '1' then return {'oor'} end
 if rebuild then return {'rebuild'} end
 local z, t = base .. 'z:' .. wk, base .. 't:' .. wk
@@ -231,26 +238,26 @@ local function entries(from, members)
 end
 `
 
-// countScript: ARGV base, wk.
+// countScript: ARGV base, wk, distrust.
 var countScript = valkey.NewLuaScriptReadOnly(luaReadPrelude + `
 return {'ok', cnt}
 `)
 
-// rangeScript: ARGV base, wk, offset, limit.
+// rangeScript: ARGV base, wk, distrust, offset, limit.
 var rangeScript = valkey.NewLuaScriptReadOnly(luaReadPrelude + `
-local off, lim = tonumber(ARGV[3]), tonumber(ARGV[4])
+local off, lim = tonumber(ARGV[4]), tonumber(ARGV[5])
 if lim <= 0 or off >= cnt then return entries(off, {}) end
-return entries(off, redis.call('ZRANGE', z, ARGV[3], off + lim - 1))
+return entries(off, redis.call('ZRANGE', z, ARGV[4], off + lim - 1))
 `)
 
-// afterScript: ARGV base, wk, score (= -total of the cursor standing),
+// afterScript: ARGV base, wk, distrust, score (= -total of the cursor standing),
 // member (encoded cursor standing), limit. Returns the entries strictly after
 // (score, member) in sorted-set order without scanning the board: the rank
 // of the would-be member is found with ZRANK when it is present, else by
 // ZCOUNT for the score and a binary search (bytewise) among the members that
 // share the score.
 var afterScript = valkey.NewLuaScriptReadOnly(luaReadPrelude + `
-local sc, mem, lim = ARGV[3], ARGV[4], tonumber(ARGV[5])
+local sc, mem, lim = ARGV[4], ARGV[5], tonumber(ARGV[6])
 local function lt(a, b)
   local la, lb = #a, #b
   local k = la
@@ -279,10 +286,10 @@ if lim <= 0 or pos >= cnt then return entries(pos, {}) end
 return entries(pos, redis.call('ZRANGE', z, pos, pos + lim - 1))
 `)
 
-// aroundScript: ARGV base, wk, player, context. Returns
+// aroundScript: ARGV base, wk, distrust, player, context. Returns
 // {'ok', count, from, members..., rank} or {'ok', count, 'nf'}.
 var aroundScript = valkey.NewLuaScriptReadOnly(luaReadPrelude + `
-local player, ctx = ARGV[3], tonumber(ARGV[4])
+local player, ctx = ARGV[4], tonumber(ARGV[5])
 local r = redis.call('HGET', base .. 'r:' .. wk, player)
 if not r then return {'ok', cnt, 'nf'} end
 local rank = redis.call('ZRANK', z, r .. player)

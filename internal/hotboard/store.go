@@ -74,6 +74,7 @@ type Store struct {
 	conflictCap   int
 	now           func() time.Time
 	createMissing atomic.Bool
+	distrustFeed  atomic.Bool
 }
 
 // New returns a Store on client.
@@ -106,6 +107,16 @@ func New(client valkey.Client, opts Options) *Store {
 // that Valkey has been fed continuously (for instance after Valkey lost its
 // data), and back on after a full rebuild.
 func (s *Store) SetCreateMissing(v bool) { s.createMissing.Store(v) }
+
+// DistrustFeedCreated marks every window that Apply created from the feed
+// (while creation was on, without a rebuild since) as not cached. The
+// service calls it when it finds that Valkey lost its data: every window
+// that existed before the loss is gone, so a window created from the feed
+// that is still there was created after the loss, possibly before the
+// service noticed it, and may lack earlier events. Rebuilt windows, and
+// windows created under a board's complete_from, stay trusted. It stays on
+// for the life of the Store.
+func (s *Store) DistrustFeedCreated() { s.distrustFeed.Store(true) }
 
 // CreateMissing reports the current setting.
 func (s *Store) CreateMissing() bool { return s.createMissing.Load() }
