@@ -362,3 +362,33 @@ func gauge(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	t.Fatalf("no metric %s", name)
 	return 0
 }
+
+// A window a read found not cached is rebuilt in the background.
+func TestWarmerOnRead(t *testing.T) {
+	s := stacktest.Start(t, stacktest.Options{})
+	s.Hot.SetCreateMissing(false) // as after a loss: events create no window
+	r, _ := newRebuilder(t, s)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	rng := rand.New(rand.NewPCG(9, 10))
+	got := &events{}
+	produce(s, got, rng, []string{"wr1"}, 150, 0)
+	s.WaitConsumed()
+	daily := leaderboard.DailyWindow(time.Now().UTC())
+	_, err := s.Hot.Count(ctx, "wr1", daily)
+	require.ErrorIs(t, err, leaderboard.ErrNotCached)
+
+	wm := recovery.NewWarmer(r)
+	go wm.Run(ctx)
+	wm.Request("wr1", leaderboard.DailyWindow(time.Now().UTC().AddDate(0, 0, -10))) // not hot: ignored
+	wm.Request("wr1", daily)
+	wm.Request("wr1", daily) // deduplicated
+	require.Eventually(t, func() bool {
+		_, err := s.Hot.Count(ctx, "wr1", daily)
+		return err == nil
+	}, 30*time.Second, 20*time.Millisecond)
+	require.Equal(t, got.expect("wr1", daily), hotAll(t, s, "wr1", daily))
+	require.Equal(t, got.expect("wr1", daily), chAll(t, s, "wr1", daily))
+	_, err = s.Hot.Count(ctx, "wr1", leaderboard.AllTimeWindow())
+	require.ErrorIs(t, err, leaderboard.ErrNotCached, "only the window asked for")
+}
