@@ -188,10 +188,19 @@ func (r *Rebuilder) rebuild(ctx context.Context, board string, w leaderboard.Win
 	if err != nil {
 		return res, err
 	}
-	if w.Type == leaderboard.AllTime && st.NeedsRebuild {
-		// Stale events (older than the dedup horizon) only ever belong to
-		// windows that are no longer hot, except all-time: its rebuild
-		// covers every event flagged up to the generation read before.
+	if st.NeedsRebuild {
+		// The board holds events the hot store could not apply exactly
+		// (older than the dedup horizon), and none of its windows is
+		// served until a rebuild covered them. Such events only ever
+		// belong to windows that are no longer hot, except all-time: its
+		// rebuild covers every event flagged up to the generation read
+		// before.
+		if w.Type != leaderboard.AllTime {
+			var all Result
+			if err := r.try(ctx, board, leaderboard.AllTimeWindow(), agg, false, &all); err != nil {
+				return res, err
+			}
+		}
 		if err := r.hot.ClearNeedsRebuild(ctx, board, st.RebuildGen); err != nil {
 			return res, unavailable("valkey", err)
 		}

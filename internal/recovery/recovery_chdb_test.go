@@ -392,3 +392,34 @@ func TestWarmerOnRead(t *testing.T) {
 	_, err = s.Hot.Count(ctx, "wr1", leaderboard.AllTimeWindow())
 	require.ErrorIs(t, err, leaderboard.ErrNotCached, "only the window asked for")
 }
+
+// An event older than the dedup horizon flags the board (the hot store
+// cannot apply it exactly); rebuilding any of its windows also rebuilds
+// all-time, which holds the event, and clears the flag.
+func TestRebuildClearsStaleFlag(t *testing.T) {
+	s := stacktest.Start(t, stacktest.Options{})
+	r, _ := newRebuilder(t, s)
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(11, 12))
+	got := &events{}
+	produce(s, got, rng, []string{"st1"}, 50, 0)
+	old := leaderboard.Event{EventID: "old", BoardID: "st1", PlayerID: "p1", Score: 500,
+		OccurredAt: time.Now().UTC().AddDate(0, 0, -20).Truncate(time.Millisecond)}
+	got.add(old)
+	s.Produce(record(old))
+	s.WaitConsumed()
+	daily := leaderboard.DailyWindow(time.Now().UTC())
+	for _, w := range []leaderboard.Window{daily, leaderboard.AllTimeWindow()} {
+		_, err := s.Hot.Count(ctx, "st1", w)
+		require.ErrorIs(t, err, leaderboard.ErrNotCached, "flagged: %s", w.Key())
+	}
+
+	_, err := r.Rebuild(ctx, "st1", daily)
+	require.NoError(t, err)
+	st, err := s.Hot.Status(ctx, "st1")
+	require.NoError(t, err)
+	require.False(t, st.NeedsRebuild)
+	all := leaderboard.AllTimeWindow()
+	require.Equal(t, got.expect("st1", all), hotAll(t, s, "st1", all))
+	require.Equal(t, got.expect("st1", daily), hotAll(t, s, "st1", daily))
+}
