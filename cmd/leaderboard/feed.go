@@ -10,7 +10,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/valkey-io/valkey-go"
 
-	"example.com/leaderboard/internal/broker"
 	"example.com/leaderboard/internal/config"
 	"example.com/leaderboard/internal/hotboard"
 )
@@ -70,19 +69,25 @@ func (f *feedGate) decideOnce(ctx context.Context) error {
 		f.hot.SetCreateMissing(true)
 		return nil
 	}
-	committed, err := broker.CommittedOffsets(ctx, f.adm, f.cfg.ConsumerGroup, f.cfg.Topic)
+	// The group's offsets alone (no topic metadata, which the admin client
+	// caches: a topic created a moment ago could still read as missing).
+	resp, err := f.adm.FetchOffsets(ctx, f.cfg.ConsumerGroup)
 	if err != nil {
-		return err
+		return fmt.Errorf("kafka: committed offsets of %s: %w", f.cfg.ConsumerGroup, err)
 	}
-	for _, o := range committed {
-		if o > 0 {
-			f.hot.SetCreateMissing(false)
-			f.hot.DistrustFeedCreated()
-			f.lost.Store(true)
-			f.log.Warn("valkey has lost the hot boards (no feed marker, but the consumer group has committed offsets): " +
-				"missing hot boards are not created from new events and reads fall back to ClickHouse until they are rebuilt")
-			return nil
+	consumed := false
+	resp.Each(func(o kadm.OffsetResponse) {
+		if o.Topic == f.cfg.Topic && o.Err == nil && o.At > 0 {
+			consumed = true
 		}
+	})
+	if consumed {
+		f.hot.SetCreateMissing(false)
+		f.hot.DistrustFeedCreated()
+		f.lost.Store(true)
+		f.log.Warn("valkey has lost the hot boards (no feed marker, but the consumer group has committed offsets): " +
+			"missing hot boards are not created from new events and reads fall back to ClickHouse until they are rebuilt")
+		return nil
 	}
 	// A fresh group reads the topic from its start: Valkey will see every record.
 	if err := f.vk.Do(ctx, f.vk.B().Set().Key(feedKey).Value(time.Now().UTC().Format(time.RFC3339)).Build()).Error(); err != nil {
