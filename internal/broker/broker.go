@@ -48,7 +48,58 @@ func StartEmbedded(addr, dir string) (*Embedded, error) {
 		ln.Close()
 		return nil, fmt.Errorf("embedded kafka: %w", err)
 	}
-	return &Embedded{cluster: c, addr: ln.Addr().String()}, nil
+	e := &Embedded{cluster: c, addr: ln.Addr().String()}
+	if err := e.evictMembers(); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("embedded kafka: %w", err)
+	}
+	return e, nil
+}
+
+// evictMembers removes the consumer-group members the broker restored from
+// its data folder. kfake persists the members of classic groups at shutdown
+// and keeps them until their session times out; in the embedded mode every
+// consumer lived in the previous process, so a restored member is a leftover
+// (ClickHouse's Kafka engine does not leave its group when chDB closes) and
+// would hold the group's rebalance for a whole session timeout (45 s).
+func (e *Embedded) evictMembers() error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.addr))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	groups, err := adm.ListGroups(ctx)
+	if err != nil {
+		return fmt.Errorf("list groups: %w", err)
+	}
+	described, err := adm.DescribeGroups(ctx, groups.Groups()...)
+	if err != nil {
+		return fmt.Errorf("describe groups: %w", err)
+	}
+	for _, g := range described.Sorted() {
+		if len(g.Members) == 0 {
+			continue
+		}
+		req := kmsg.NewPtrLeaveGroupRequest()
+		req.Group = g.Group
+		for _, m := range g.Members {
+			lm := kmsg.NewLeaveGroupRequestMember()
+			lm.MemberID = m.MemberID
+			lm.InstanceID = m.InstanceID
+			req.Members = append(req.Members, lm)
+		}
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil {
+			return fmt.Errorf("leave group %s: %w", g.Group, err)
+		}
+		if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
+			return fmt.Errorf("leave group %s: %w", g.Group, err)
+		}
+	}
+	return nil
 }
 
 // Addr is the address clients connect to.
