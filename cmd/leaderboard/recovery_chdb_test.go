@@ -167,13 +167,13 @@ func (in *instance) metric(name string) string {
 	return strings.Join(lines, "\n")
 }
 
-// Valkey is flushed while the service ingests: automatic reads keep
-// answering (from ClickHouse meanwhile), the service notices the loss and
-// rebuilds the current windows of the active boards, and in the end both
-// stores hold exactly the expected rankings. Then the same after a Valkey
-// restart while the service is down (warm-up at start), and the rebuild and
-// reconcile commands against the running service.
-func TestValkeyFlushDuringIngestion(t *testing.T) {
+// Valkey is flushed, then restarted empty, while the service ingests:
+// automatic reads keep answering (from ClickHouse meanwhile), the service
+// notices the loss and rebuilds the current windows of the active boards,
+// and in the end both stores hold exactly the expected rankings. Then the
+// same after a Valkey restart while the service is down (warm-up at start),
+// and the rebuild and reconcile commands against the running service.
+func TestValkeyLossDuringIngestion(t *testing.T) {
 	vk := valkeytest.Start(t)
 	in := newInstance(t, vk.Addr())
 	in.migrate()
@@ -184,40 +184,48 @@ func TestValkeyFlushDuringIngestion(t *testing.T) {
 	in.waitConsumed(f.sent)
 	requireHotEqualsExpected(t, in, f, boards)
 
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			f.produce(boards, 25)
-			time.Sleep(20 * time.Millisecond)
-		}
-	}()
-	time.Sleep(500 * time.Millisecond)
 	c := vk.Client(t)
 	ctx := context.Background()
-	require.NoError(t, c.Do(ctx, c.B().Flushall().Build()).Error())
-	// reads keep answering during the loss and the rebuild
-	deadline := time.Now().Add(3 * time.Second)
-	for time.Now().Before(deadline) {
-		code, _ := in.rankings("vf1", "daily", "")
-		require.Equal(t, http.StatusOK, code)
-		time.Sleep(50 * time.Millisecond)
+	for _, loss := range []struct {
+		name string
+		do   func()
+	}{
+		{"flush", func() { require.NoError(t, c.Do(ctx, c.B().Flushall().Build()).Error()) }},
+		{"restart without persistence", vk.Restart},
+	} {
+		stop := make(chan struct{})
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				f.produce(boards, 25)
+				time.Sleep(20 * time.Millisecond)
+			}
+		}()
+		time.Sleep(500 * time.Millisecond)
+		loss.do()
+		// reads keep answering during the loss and the rebuild
+		deadline := time.Now().Add(3 * time.Second)
+		for time.Now().Before(deadline) {
+			code, _ := in.rankings("vf1", "daily", "")
+			require.Equal(t, http.StatusOK, code, loss.name)
+			time.Sleep(50 * time.Millisecond)
+		}
+		close(stop)
+		<-done
+		in.waitConsumed(f.sent)
+		requireHotEqualsExpected(t, in, f, boards)
 	}
-	close(stop)
-	<-done
-	in.waitConsumed(f.sent)
-	requireHotEqualsExpected(t, in, f, boards)
 	require.Contains(t, in.metric("leaderboard_rebuilds_total"), `trigger="warmup"`)
 
 	t.Run("warm-up at start after valkey lost its data while the service was down", func(t *testing.T) {
 		require.Equal(t, 0, in.stop(), in.logs.String())
-		require.NoError(t, c.Do(ctx, c.B().Flushall().Build()).Error())
+		vk.Restart()
 		in.start()
 		f.produce(boards, 100)
 		in.waitConsumed(f.sent)
