@@ -149,7 +149,14 @@ func (c *Consumer) Run(ctx context.Context) {
 			c.cl.AllowRebalance()
 			continue
 		}
-		c.turn <- struct{}{}
+		select {
+		case c.turn <- struct{}{}:
+		case <-pollCtx.Done():
+			// stopping while a rebuild holds the turn: nothing of the
+			// batch was applied or committed; it is redelivered
+			c.cl.AllowRebalance()
+			return
+		}
 		err := c.handle(work, records)
 		<-c.turn
 		if err != nil {

@@ -16,6 +16,7 @@ import (
 // Warehouse is what recovery reads from ClickHouse (*warehouse.Store).
 type Warehouse interface {
 	BoardAggregation(ctx context.Context, board string) (leaderboard.Aggregation, bool, error)
+	BoardHasEvents(ctx context.Context, board string) (bool, error)
 	StandingsAt(ctx context.Context, board string, w leaderboard.Window, agg leaderboard.Aggregation, at, since map[int32]int64, fn func(leaderboard.Standing) error) error
 	Marks(ctx context.Context, board string, from time.Time, at map[int32]int64, fn func(warehouse.Mark) error) error
 	ActiveBoards(ctx context.Context, since time.Time) ([]string, error)
@@ -165,9 +166,19 @@ func (r *Rebuilder) rebuild(ctx context.Context, board string, w leaderboard.Win
 	}
 	defer unlock()
 
-	agg, _, err := r.wh.BoardAggregation(ctx, board)
+	agg, defined, err := r.wh.BoardAggregation(ctx, board)
 	if err != nil {
 		return res, unavailable("clickhouse", err)
+	}
+	if !defined {
+		// no hot board for a typo
+		has, err := r.wh.BoardHasEvents(ctx, board)
+		if err != nil {
+			return res, unavailable("clickhouse", err)
+		}
+		if !has {
+			return res, fmt.Errorf("%w: leaderboard %s has no definition and no events", leaderboard.ErrNotFound, board)
+		}
 	}
 	st, err := r.hot.Status(ctx, board)
 	if err != nil {

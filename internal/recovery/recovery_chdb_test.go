@@ -423,3 +423,13 @@ func TestRebuildClearsStaleFlag(t *testing.T) {
 	require.Equal(t, got.expect("st1", all), hotAll(t, s, "st1", all))
 	require.Equal(t, got.expect("st1", daily), hotAll(t, s, "st1", daily))
 }
+
+func TestRebuildUnknownBoard(t *testing.T) {
+	s := stacktest.Start(t, stacktest.Options{})
+	r, _ := newRebuilder(t, s)
+	_, err := r.Rebuild(context.Background(), "nobody", leaderboard.AllTimeWindow())
+	require.ErrorIs(t, err, leaderboard.ErrNotFound)
+	ok, err := s.Hot.Exists(context.Background(), "nobody", leaderboard.AllTimeWindow())
+	require.NoError(t, err)
+	require.False(t, ok, "no hot board for a typo")
+}
