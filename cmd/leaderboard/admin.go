@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"example.com/leaderboard/internal/api"
 	"example.com/leaderboard/internal/leaderboard"
 )
 
@@ -129,16 +130,8 @@ func answerError(status int, body []byte) error {
 	return errors.New(msg)
 }
 
-// Answers of the admin API (internal/api/admin.go).
-
-type windowAnswer struct {
-	Type  leaderboard.WindowType `json:"type"`
-	Start *string                `json:"start"`
-	End   *string                `json:"end"`
-}
-
-// key is the window's compact name (d20261203, w20261130, all).
-func (w windowAnswer) key() string {
+// windowKey is a window answer's compact name (d20261203, w20261130, all).
+func windowKey(w api.WindowJSON) string {
 	win := leaderboard.Window{Type: w.Type}
 	if w.Start != nil {
 		t, err := time.Parse(time.RFC3339Nano, *w.Start)
@@ -153,42 +146,6 @@ func (w windowAnswer) key() string {
 		}
 	}
 	return win.Key()
-}
-
-type rebuildAnswer struct {
-	LeaderboardID string           `json:"leaderboard_id"`
-	Window        windowAnswer     `json:"window"`
-	Players       int64            `json:"players"`
-	Changed       int64            `json:"changed"`
-	SeededMarks   int64            `json:"seeded_marks"`
-	Attempts      int              `json:"attempts"`
-	Positions     map[string]int64 `json:"positions"`
-	TookMS        float64          `json:"took_ms"`
-}
-
-type checkAnswer struct {
-	LeaderboardID     string           `json:"leaderboard_id"`
-	Window            windowAnswer     `json:"window"`
-	Positions         map[string]int64 `json:"positions"`
-	HotPlayers        int64            `json:"hot_players"`
-	ClickHousePlayers int64            `json:"clickhouse_players"`
-	TopMatch          bool             `json:"top_match"`
-	BoardMatch        bool             `json:"board_match"`
-	NeedsRebuild      bool             `json:"needs_rebuild"`
-	Repaired          bool             `json:"repaired"`
-	Unrepaired        bool             `json:"unrepaired"`
-	Error             *string          `json:"error"`
-}
-
-type reconcileAnswer struct {
-	Started    string        `json:"started"`
-	TookMS     float64       `json:"took_ms"`
-	Checked    int           `json:"checked"`
-	NotCached  int           `json:"not_cached"`
-	Differing  int           `json:"differing"`
-	Repaired   int           `json:"repaired"`
-	Unrepaired int           `json:"unrepaired"`
-	Checks     []checkAnswer `json:"checks"`
 }
 
 // formatPositions shows positions as "0:1042 1:998" in partition order.
@@ -263,12 +220,12 @@ func rebuildCmd(ctx context.Context, args []string, getenv func(string) string, 
 	if *date != "" {
 		q.Set("date", *date)
 	}
-	var res rebuildAnswer
+	var res api.RebuildResponse
 	if err := c.post(ctx, "/admin/leaderboards/"+url.PathEscape(*board)+"/rebuild?"+q.Encode(), &res); err != nil {
 		return fmt.Errorf("rebuild %s %s: %w", *board, *window, err)
 	}
 	fmt.Fprintf(stdout, "rebuilt %s %s: %d players at positions %s (changed %d, seeded marks %d, attempts %d), took %s\n",
-		res.LeaderboardID, res.Window.key(), res.Players, formatPositions(res.Positions),
+		res.LeaderboardID, windowKey(res.Window), res.Players, formatPositions(res.Positions),
 		res.Changed, res.SeededMarks, res.Attempts, formatTook(res.TookMS))
 	return nil
 }
@@ -289,7 +246,7 @@ func reconcileCmd(ctx context.Context, args []string, getenv func(string) string
 	if err != nil {
 		return err
 	}
-	var rep reconcileAnswer
+	var rep api.ReconcileResponse
 	if err := c.post(ctx, "/admin/reconcile", &rep); err != nil {
 		return fmt.Errorf("reconcile: %w", err)
 	}
@@ -304,7 +261,7 @@ func reconcileCmd(ctx context.Context, args []string, getenv func(string) string
 			state = "repaired"
 		}
 		line := fmt.Sprintf("  %s %s: %s; hot %d players, clickhouse %d; top match %t, board match %t, needs rebuild %t; positions %s",
-			ch.LeaderboardID, ch.Window.key(), state, ch.HotPlayers, ch.ClickHousePlayers,
+			ch.LeaderboardID, windowKey(ch.Window), state, ch.HotPlayers, ch.ClickHousePlayers,
 			ch.TopMatch, ch.BoardMatch, ch.NeedsRebuild, formatPositions(ch.Positions))
 		if ch.Error != nil && *ch.Error != "" {
 			line += "; error: " + *ch.Error

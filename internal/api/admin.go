@@ -52,9 +52,10 @@ func positionsJSON(p map[int32]int64) map[string]int64 {
 // millis is a duration in milliseconds, to the microsecond.
 func millis(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
-type rebuildJSON struct {
+// RebuildResponse is the answer of POST /admin/leaderboards/:id/rebuild.
+type RebuildResponse struct {
 	LeaderboardID string           `json:"leaderboard_id"`
-	Window        windowJSON       `json:"window"`
+	Window        WindowJSON       `json:"window"`
 	Players       int64            `json:"players"`
 	Changed       int64            `json:"changed"`
 	SeededMarks   int64            `json:"seeded_marks"`
@@ -63,9 +64,10 @@ type rebuildJSON struct {
 	TookMS        float64          `json:"took_ms"`
 }
 
-type checkJSON struct {
+// ReconcileCheck is one window of a ReconcileResponse.
+type ReconcileCheck struct {
 	LeaderboardID     string           `json:"leaderboard_id"`
-	Window            windowJSON       `json:"window"`
+	Window            WindowJSON       `json:"window"`
 	Positions         map[string]int64 `json:"positions"`
 	HotPlayers        int64            `json:"hot_players"`
 	ClickHousePlayers int64            `json:"clickhouse_players"`
@@ -77,18 +79,19 @@ type checkJSON struct {
 	Error             *string          `json:"error"` // null when none
 }
 
-type reconcileJSON struct {
-	Started    string      `json:"started"`
-	TookMS     float64     `json:"took_ms"`
-	Checked    int         `json:"checked"`
-	NotCached  int         `json:"not_cached"`
-	Differing  int         `json:"differing"`
-	Repaired   int         `json:"repaired"`
-	Unrepaired int         `json:"unrepaired"`
-	Checks     []checkJSON `json:"checks"`
+// ReconcileResponse is the answer of POST /admin/reconcile.
+type ReconcileResponse struct {
+	Started    string           `json:"started"`
+	TookMS     float64          `json:"took_ms"`
+	Checked    int              `json:"checked"`
+	NotCached  int              `json:"not_cached"`
+	Differing  int              `json:"differing"`
+	Repaired   int              `json:"repaired"`
+	Unrepaired int              `json:"unrepaired"`
+	Checks     []ReconcileCheck `json:"checks"`
 }
 
-func rebuildOf(board string, asked leaderboard.Window, res recovery.Result) rebuildJSON {
+func rebuildOf(board string, asked leaderboard.Window, res recovery.Result) RebuildResponse {
 	w := asked
 	if res.Window.Type != "" {
 		w = res.Window
@@ -96,16 +99,16 @@ func rebuildOf(board string, asked leaderboard.Window, res recovery.Result) rebu
 	if res.Board != "" {
 		board = res.Board
 	}
-	return rebuildJSON{LeaderboardID: board, Window: windowOf(w), Players: res.Players, Changed: res.Changed,
+	return RebuildResponse{LeaderboardID: board, Window: windowOf(w), Players: res.Players, Changed: res.Changed,
 		SeededMarks: res.SeededMarks, Attempts: res.Attempts, Positions: positionsJSON(res.Positions), TookMS: millis(res.Took)}
 }
 
-func reconcileOf(rep recovery.Report) reconcileJSON {
-	out := reconcileJSON{Started: leaderboard.FormatTime(rep.Started), TookMS: millis(rep.Took), Checked: rep.Checked,
+func reconcileOf(rep recovery.Report) ReconcileResponse {
+	out := ReconcileResponse{Started: leaderboard.FormatTime(rep.Started), TookMS: millis(rep.Took), Checked: rep.Checked,
 		NotCached: rep.NotCached, Differing: rep.Differing, Repaired: rep.Repaired, Unrepaired: rep.Unrepaired,
-		Checks: make([]checkJSON, 0, len(rep.Checks))}
+		Checks: make([]ReconcileCheck, 0, len(rep.Checks))}
 	for _, ch := range rep.Checks {
-		cj := checkJSON{LeaderboardID: ch.Board, Window: windowOf(ch.Window), Positions: positionsJSON(ch.Positions),
+		cj := ReconcileCheck{LeaderboardID: ch.Board, Window: windowOf(ch.Window), Positions: positionsJSON(ch.Positions),
 			HotPlayers: ch.HotPlayers, ClickHousePlayers: ch.ClickHousePlayers, TopMatch: ch.TopMatch, BoardMatch: ch.BoardMatch,
 			NeedsRebuild: ch.NeedsRebuild, Repaired: ch.Repaired, Unrepaired: ch.Unrepaired}
 		if ch.Error != "" {

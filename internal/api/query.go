@@ -103,14 +103,16 @@ func (s *Server) RegisterQueries(d QueryDeps) {
 
 // JSON shapes (contract section 5).
 
-type windowJSON struct {
+// WindowJSON is a window in answers: type, and start and end (null for
+// all-time).
+type WindowJSON struct {
 	Type  leaderboard.WindowType `json:"type"`
 	Start *string                `json:"start"` // null for alltime
 	End   *string                `json:"end"`
 }
 
-func windowOf(w leaderboard.Window) windowJSON {
-	out := windowJSON{Type: w.Type}
+func windowOf(w leaderboard.Window) WindowJSON {
+	out := WindowJSON{Type: w.Type}
 	if w.Type != leaderboard.AllTime {
 		s, e := leaderboard.FormatTime(w.Start), leaderboard.FormatTime(w.End)
 		out.Start, out.End = &s, &e
@@ -135,7 +137,7 @@ func entriesOf(es []leaderboard.Entry) []entryJSON {
 
 type rankingsJSON struct {
 	LeaderboardID string      `json:"leaderboard_id"`
-	Window        windowJSON  `json:"window"`
+	Window        WindowJSON  `json:"window"`
 	TotalPlayers  int64       `json:"total_players"`
 	Source        Source      `json:"source"`
 	AsOf          string      `json:"as_of"`
@@ -150,7 +152,7 @@ type playerEntryJSON struct {
 
 type playerJSON struct {
 	LeaderboardID string          `json:"leaderboard_id"`
-	Window        windowJSON      `json:"window"`
+	Window        WindowJSON      `json:"window"`
 	TotalPlayers  int64           `json:"total_players"`
 	Source        Source          `json:"source"`
 	AsOf          string          `json:"as_of"`
@@ -523,7 +525,7 @@ type conflictJSON struct {
 type playerEventsJSON struct {
 	LeaderboardID string            `json:"leaderboard_id"`
 	PlayerID      string            `json:"player_id"`
-	Window        windowJSON        `json:"window"`
+	Window        WindowJSON        `json:"window"`
 	Source        Source            `json:"source"`
 	AsOf          string            `json:"as_of"`
 	Events        []playerEventJSON `json:"events"`

@@ -316,39 +316,41 @@ func waitFor(ctx context.Context, offsets Offsets, at map[int32]int64, timeout t
 	}
 }
 
-// putChunk is how many standings one Build.Put carries.
+// putChunk is how many standings (or marks) one write to Valkey carries.
 const putChunk = 2000
 
-// put streams the window's standings at `at` (only the players with records
-// in [since, at) when since is set) into the build; it returns how many.
-func (r *Rebuilder) put(ctx context.Context, b *hotboard.Build, board string, w leaderboard.Window, agg leaderboard.Aggregation, at, since map[int32]int64) (int64, error) {
+// inChunks streams items from read into write, putChunk at a time, and
+// returns how many there were.
+func inChunks[T any](read func(func(T) error) error, write func([]T) error) (int64, error) {
 	var (
 		n     int64
-		chunk = make([]leaderboard.Standing, 0, putChunk)
+		chunk = make([]T, 0, putChunk)
 	)
-	flush := func() error {
-		if len(chunk) == 0 {
+	err := read(func(v T) error {
+		n++
+		chunk = append(chunk, v)
+		if len(chunk) < putChunk {
 			return nil
 		}
-		err := b.Put(ctx, chunk)
+		err := write(chunk)
 		chunk = chunk[:0]
 		return err
-	}
-	err := r.wh.StandingsAt(ctx, board, w, agg, at, since, func(st leaderboard.Standing) error {
-		n++
-		chunk = append(chunk, st)
-		if len(chunk) == putChunk {
-			return flush()
-		}
-		return nil
 	})
-	if err == nil {
-		err = flush()
+	if err == nil && len(chunk) > 0 {
+		err = write(chunk)
 	}
 	if err != nil {
 		return n, unavailable("store", err)
 	}
 	return n, nil
+}
+
+// put streams the window's standings at `at` (only the players with records
+// in [since, at) when since is set) into the build; it returns how many.
+func (r *Rebuilder) put(ctx context.Context, b *hotboard.Build, board string, w leaderboard.Window, agg leaderboard.Aggregation, at, since map[int32]int64) (int64, error) {
+	return inChunks(func(fn func(leaderboard.Standing) error) error {
+		return r.wh.StandingsAt(ctx, board, w, agg, at, since, fn)
+	}, func(chunk []leaderboard.Standing) error { return b.Put(ctx, chunk) })
 }
 
 // seed writes the identity marks of the board's accepted events below at
@@ -357,33 +359,11 @@ func (r *Rebuilder) seed(ctx context.Context, board string, at map[int32]int64) 
 	now := r.cfg.Now()
 	// a mark lives until the end of its day plus the horizon
 	from := leaderboard.DailyWindow(now.Add(-r.hot.DedupHorizon())).Start.AddDate(0, 0, -1)
-	var (
-		n     int64
-		chunk = make([]hotboard.Mark, 0, putChunk)
-	)
-	flush := func() error {
-		if len(chunk) == 0 {
-			return nil
-		}
-		err := r.hot.SeedMarks(ctx, board, chunk, now)
-		chunk = chunk[:0]
-		return err
-	}
-	err := r.wh.Marks(ctx, board, from, at, func(m warehouse.Mark) error {
-		n++
-		chunk = append(chunk, hotboard.Mark{EventID: m.EventID, PlayerID: m.PlayerID, OccurredAt: m.OccurredAt, Fingerprint: m.Fingerprint})
-		if len(chunk) == putChunk {
-			return flush()
-		}
-		return nil
-	})
-	if err == nil {
-		err = flush()
-	}
-	if err != nil {
-		return n, unavailable("store", err)
-	}
-	return n, nil
+	return inChunks(func(fn func(hotboard.Mark) error) error {
+		return r.wh.Marks(ctx, board, from, at, func(m warehouse.Mark) error {
+			return fn(hotboard.Mark{EventID: m.EventID, PlayerID: m.PlayerID, OccurredAt: m.OccurredAt, Fingerprint: m.Fingerprint})
+		})
+	}, func(chunk []hotboard.Mark) error { return r.hot.SeedMarks(ctx, board, chunk, now) })
 }
 
 // unavailable marks a store failure that is not already a domain error as
