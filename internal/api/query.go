@@ -249,9 +249,9 @@ func (q *queries) forcedCacheErr(ctx context.Context, board string, err error) e
 }
 
 // warm asks for a window to be rebuilt into Valkey after a hot read found
-// it not cached.
-func (q *queries) warm(board string, w leaderboard.Window, err error) {
-	if q.d.Warm != nil && errors.Is(err, leaderboard.ErrNotCached) {
+// it not cached (missed) and ClickHouse answered for a known board.
+func (q *queries) warm(board string, w leaderboard.Window, missed bool) {
+	if q.d.Warm != nil && missed {
 		q.d.Warm(board, w)
 	}
 }
@@ -372,6 +372,7 @@ func (q *queries) rankings(c *gin.Context) {
 		entries []leaderboard.Entry
 		total   int64
 		used    = SourceCache
+		missed  bool // Valkey does not hold the window
 	)
 	if src != SourceClickHouse && w.Type != leaderboard.Custom {
 		err = q.hotRead(ctx, func(ctx context.Context, h HotReader) error {
@@ -391,7 +392,7 @@ func (q *queries) rankings(c *gin.Context) {
 		}
 		if err != nil {
 			q.s.log.DebugContext(ctx, "rankings: hot store cannot answer, reading clickhouse", "board", board, "window", w.Key(), "err", err)
-			q.warm(board, w, err)
+			missed = errors.Is(err, leaderboard.ErrNotCached)
 		}
 		if err == nil && total == 0 {
 			if kerr := q.knownToHot(ctx, board); kerr != nil {
@@ -419,6 +420,7 @@ func (q *queries) rankings(c *gin.Context) {
 			abort(c, q.chErr(ctx, err))
 			return
 		}
+		q.warm(board, w, missed)
 	}
 	entries, next := req.finish(entries, total)
 	c.JSON(http.StatusOK, rankingsJSON{
@@ -451,8 +453,9 @@ func (q *queries) player(c *gin.Context) {
 	}
 
 	var (
-		res  warehouse.Around
-		used = SourceCache
+		res    warehouse.Around
+		used   = SourceCache
+		missed bool // Valkey does not hold the window
 	)
 	if src != SourceClickHouse && w.Type != leaderboard.Custom {
 		err = q.hotRead(ctx, func(ctx context.Context, h HotReader) error {
@@ -464,7 +467,7 @@ func (q *queries) player(c *gin.Context) {
 			abort(c, q.forcedCacheErr(ctx, board, err))
 			return
 		}
-		q.warm(board, w, err)
+		missed = errors.Is(err, leaderboard.ErrNotCached)
 		if err == nil && res.Total == 0 {
 			if kerr := q.knownToHot(ctx, board); kerr != nil {
 				abort(c, kerr)
@@ -487,6 +490,7 @@ func (q *queries) player(c *gin.Context) {
 			abort(c, q.chErr(ctx, err))
 			return
 		}
+		q.warm(board, w, missed)
 	}
 	if !res.Found {
 		abort(c, fmt.Errorf("%w: player %q has no accepted event on leaderboard %s in this window", leaderboard.ErrNotFound, player, board))

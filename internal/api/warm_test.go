@@ -50,3 +50,21 @@ func TestWarmHook(t *testing.T) {
 		})
 	}
 }
+
+// An unknown board is answered 404 and never warmed.
+func TestWarmHookUnknownBoard(t *testing.T) {
+	var warmed int
+	srv := api.New(api.Deps{
+		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Registry: prometheus.NewRegistry(),
+		Health:   health.New(time.Second, map[string]health.Probe{}),
+	})
+	srv.RegisterQueries(api.QueryDeps{Hot: &fakeHot{}, Warehouse: &fakeWH{boards: memBoards{}}, Now: func() time.Time { return fakeNow },
+		Warm: func(string, leaderboard.Window) { warmed++ }})
+	for _, path := range []string{"/leaderboards/nope/rankings?window=daily", "/leaderboards/nope/players/p1?window=daily"} {
+		rec := httptest.NewRecorder()
+		srv.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		require.Equal(t, http.StatusNotFound, rec.Code, rec.Body.String())
+	}
+	require.Zero(t, warmed)
+}

@@ -97,6 +97,9 @@ type Warmer struct {
 	backoff time.Duration
 }
 
+// maxFailed bounds the windows remembered as failed.
+const maxFailed = 10000
+
 type key struct {
 	board string
 	w     string
@@ -142,6 +145,9 @@ func (wm *Warmer) Run(ctx context.Context) {
 			wm.mu.Lock()
 			delete(wm.pending, k)
 			if err != nil {
+				if len(wm.failed) >= maxFailed {
+					clear(wm.failed) // bounded memory; at worst a window is tried again early
+				}
 				wm.failed[k] = time.Now()
 			} else {
 				delete(wm.failed, k)
