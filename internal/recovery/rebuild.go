@@ -145,7 +145,7 @@ func (r *Rebuilder) rebuild(ctx context.Context, board string, w leaderboard.Win
 		} else {
 			r.log.Info("rebuilt hot window from clickhouse", "board", board, "window", w.Key(), "trigger", trigger,
 				"players", res.Players, "changed_during_rebuild", res.Changed, "seeded_marks", res.SeededMarks,
-				"positions", res.Positions, "attempts", res.Attempts, "took", res.Took.String())
+				"positions", res.Positions, "attempts", res.Attempts, "took", res.Took.String(), "consumer_paused", res.Paused.String())
 		}
 	}()
 	res = Result{Board: board, Window: w}
@@ -248,6 +248,8 @@ func (r *Rebuilder) try(ctx context.Context, board string, w leaderboard.Window,
 	xctx, cancel := context.WithTimeout(ctx, r.cfg.CatchUpTimeout+30*time.Second)
 	defer cancel()
 	return r.excl.Exclusive(xctx, func(ctx context.Context) error {
+		held := time.Now()
+		defer func() { res.Paused = time.Since(held) }()
 		p1, err := r.caughtUp(ctx)
 		if err != nil {
 			return err

@@ -186,6 +186,8 @@ func TestRebuildUnderLoad(t *testing.T) {
 		require.NoError(t, err)
 		require.Positive(t, res.Players)
 		changed += res.Changed
+		t.Logf("rebuild %s/%s: %d players, %d changed during phase 1, took %s, consumer paused %s",
+			res.Board, res.Window.Key(), res.Players, res.Changed, res.Took, res.Paused)
 	}
 	close(stop)
 	wg.Wait()

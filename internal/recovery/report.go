@@ -26,6 +26,9 @@ type Result struct {
 	// applied records of the board beyond the snapshot: another replica).
 	Attempts int
 	Took     time.Duration
+	// Paused is how long the service's consumer waited for the second
+	// phase (the last attempt's).
+	Paused time.Duration
 }
 
 // Check is the comparison of one hot window with ClickHouse at the hot
