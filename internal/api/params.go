@@ -3,7 +3,9 @@ package api
 import (
 	"encoding/base64"
 	"fmt"
+	"maps"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -56,7 +58,10 @@ func readParams(rawQuery string, allowed ...string) (params, error) {
 		return nil, invalid("query string: malformed: %v", err)
 	}
 	out := make(params, len(values))
-	for name, vs := range values {
+	// In name order, so that a query with several faults always names the
+	// same one first.
+	for _, name := range slices.Sorted(maps.Keys(values)) {
+		vs := values[name]
 		known := false
 		for _, a := range allowed {
 			if a == name {

@@ -256,6 +256,48 @@ func (q *queries) warm(board string, w leaderboard.Window, missed bool) {
 	}
 }
 
+// readThrough is the one read path of the ranking endpoints: from Valkey
+// when the source allows it and the window is hot, else from ClickHouse,
+// which then warms a standard window Valkey did not hold. Each read says
+// whether it found nothing, so that an unknown board answers 404 from
+// either store. It returns the source that answered.
+func (q *queries) readThrough(ctx context.Context, board string, w leaderboard.Window, src Source,
+	hot func(context.Context, HotReader) (empty bool, err error),
+	cold func(context.Context, leaderboard.Aggregation) (empty bool, err error)) (Source, error) {
+	missed := false // Valkey does not hold the window
+	if src != SourceClickHouse && w.Type != leaderboard.Custom {
+		var empty bool
+		err := q.hotRead(ctx, func(ctx context.Context, h HotReader) error {
+			var err error
+			empty, err = hot(ctx, h)
+			return err
+		})
+		switch {
+		case err == nil && empty:
+			return SourceCache, q.knownToHot(ctx, board)
+		case err == nil:
+			return SourceCache, nil
+		case src == SourceCache || !fallsBack(ctx, err):
+			return "", q.forcedCacheErr(ctx, board, err)
+		}
+		q.s.log.DebugContext(ctx, "hot store cannot answer, reading clickhouse", "board", board, "window", w.Key(), "err", err)
+		missed = errors.Is(err, leaderboard.ErrNotCached)
+	}
+	agg, defined, err := q.aggregation(ctx, board)
+	if err != nil {
+		return "", err
+	}
+	empty, err := cold(ctx, agg)
+	if err == nil && empty {
+		err = q.checkKnown(ctx, board, defined)
+	}
+	if err != nil {
+		return "", q.chErr(ctx, err)
+	}
+	q.warm(board, w, missed)
+	return SourceClickHouse, nil
+}
+
 // knownToHot answers 404 for an empty hot window of a board ClickHouse
 // knows nothing of (the hot store cannot tell an empty window of a new
 // board from an unknown board). ClickHouse down: the board is taken as
@@ -371,11 +413,9 @@ func (q *queries) rankings(c *gin.Context) {
 	var (
 		entries []leaderboard.Entry
 		total   int64
-		used    = SourceCache
-		missed  bool // Valkey does not hold the window
 	)
-	if src != SourceClickHouse && w.Type != leaderboard.Custom {
-		err = q.hotRead(ctx, func(ctx context.Context, h HotReader) error {
+	used, err := q.readThrough(ctx, board, w, src,
+		func(ctx context.Context, h HotReader) (bool, error) {
 			var page hotboard.Page
 			var err error
 			if req.cursor != nil {
@@ -384,43 +424,20 @@ func (q *queries) rankings(c *gin.Context) {
 				page, err = h.RangePage(ctx, board, w, req.offset, fetch)
 			}
 			entries, total = page.Entries, page.Total
-			return err
-		})
-		if err != nil && (src == SourceCache || !fallsBack(ctx, err)) {
-			abort(c, q.forcedCacheErr(ctx, board, err))
-			return
-		}
-		if err != nil {
-			q.s.log.DebugContext(ctx, "rankings: hot store cannot answer, reading clickhouse", "board", board, "window", w.Key(), "err", err)
-			missed = errors.Is(err, leaderboard.ErrNotCached)
-		}
-		if err == nil && total == 0 {
-			if kerr := q.knownToHot(ctx, board); kerr != nil {
-				abort(c, kerr)
-				return
+			return total == 0, err
+		},
+		func(ctx context.Context, agg leaderboard.Aggregation) (bool, error) {
+			var err error
+			if req.cursor != nil {
+				entries, total, err = q.d.Warehouse.StandingsAfter(ctx, board, w, agg, *req.cursor, fetch)
+			} else {
+				entries, total, err = q.d.Warehouse.StandingsPage(ctx, board, w, agg, fetch, req.offset)
 			}
-		}
-	}
-	if src == SourceClickHouse || w.Type == leaderboard.Custom || err != nil {
-		used = SourceClickHouse
-		agg, defined, err := q.aggregation(ctx, board)
-		if err != nil {
-			abort(c, err)
-			return
-		}
-		if req.cursor != nil {
-			entries, total, err = q.d.Warehouse.StandingsAfter(ctx, board, w, agg, *req.cursor, fetch)
-		} else {
-			entries, total, err = q.d.Warehouse.StandingsPage(ctx, board, w, agg, fetch, req.offset)
-		}
-		if err == nil && total == 0 {
-			err = q.checkKnown(ctx, board, defined)
-		}
-		if err != nil {
-			abort(c, q.chErr(ctx, err))
-			return
-		}
-		q.warm(board, w, missed)
+			return total == 0, err
+		})
+	if err != nil {
+		abort(c, err)
+		return
 	}
 	entries, next := req.finish(entries, total)
 	c.JSON(http.StatusOK, rankingsJSON{
@@ -452,45 +469,21 @@ func (q *queries) player(c *gin.Context) {
 		return
 	}
 
-	var (
-		res    warehouse.Around
-		used   = SourceCache
-		missed bool // Valkey does not hold the window
-	)
-	if src != SourceClickHouse && w.Type != leaderboard.Custom {
-		err = q.hotRead(ctx, func(ctx context.Context, h HotReader) error {
+	var res warehouse.Around
+	used, err := q.readThrough(ctx, board, w, src,
+		func(ctx context.Context, h HotReader) (bool, error) {
 			r, err := h.AroundView(ctx, board, w, player, around)
 			res = warehouse.Around{Total: r.Total, Found: r.Found, Me: r.Me, Above: r.Above, Below: r.Below}
-			return err
+			return r.Total == 0, err
+		},
+		func(ctx context.Context, agg leaderboard.Aggregation) (bool, error) {
+			var err error
+			res, err = q.d.Warehouse.PlayerAround(ctx, board, w, agg, player, around)
+			return !res.Found, err
 		})
-		if err != nil && (src == SourceCache || !fallsBack(ctx, err)) {
-			abort(c, q.forcedCacheErr(ctx, board, err))
-			return
-		}
-		missed = errors.Is(err, leaderboard.ErrNotCached)
-		if err == nil && res.Total == 0 {
-			if kerr := q.knownToHot(ctx, board); kerr != nil {
-				abort(c, kerr)
-				return
-			}
-		}
-	}
-	if src == SourceClickHouse || w.Type == leaderboard.Custom || err != nil {
-		used = SourceClickHouse
-		agg, defined, err := q.aggregation(ctx, board)
-		if err != nil {
-			abort(c, err)
-			return
-		}
-		res, err = q.d.Warehouse.PlayerAround(ctx, board, w, agg, player, around)
-		if err == nil && !res.Found {
-			err = q.checkKnown(ctx, board, defined)
-		}
-		if err != nil {
-			abort(c, q.chErr(ctx, err))
-			return
-		}
-		q.warm(board, w, missed)
+	if err != nil {
+		abort(c, err)
+		return
 	}
 	if !res.Found {
 		abort(c, fmt.Errorf("%w: player %q has no accepted event on leaderboard %s in this window", leaderboard.ErrNotFound, player, board))
