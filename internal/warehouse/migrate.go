@@ -188,16 +188,17 @@ func (s *Store) CheckParams(ctx context.Context, p SchemaParams) error {
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("clickhouse: %w", err)
 	}
-	want := map[string]struct{ value, variable string }{
-		"max_clock_skew_ms":  {fmt.Sprint(p.MaxSkewMillis), "LEADERBOARD_MAX_CLOCK_SKEW"},
-		"topic":              {p.Topic, "LEADERBOARD_TOPIC"},
-		"clickhouse_group":   {p.Group, "LEADERBOARD_CLICKHOUSE_CONSUMER_GROUP"},
-		"clickhouse_brokers": {p.Brokers, "LEADERBOARD_CLICKHOUSE_KAFKA_BROKERS (default: the service's brokers)"},
+	// A list, not a map: with several differences the first named is always the same.
+	want := []struct{ name, value, variable string }{
+		{"max_clock_skew_ms", fmt.Sprint(p.MaxSkewMillis), "LEADERBOARD_MAX_CLOCK_SKEW"},
+		{"topic", p.Topic, "LEADERBOARD_TOPIC"},
+		{"clickhouse_group", p.Group, "LEADERBOARD_CLICKHOUSE_CONSUMER_GROUP"},
+		{"clickhouse_brokers", p.Brokers, "LEADERBOARD_CLICKHOUSE_KAFKA_BROKERS (default: the service's brokers)"},
 	}
-	for name, w := range want {
-		if got[name] != w.value {
+	for _, w := range want {
+		if got[w.name] != w.value {
 			return fmt.Errorf("%w: %s is %q in the schema but %q in this configuration (%s): restore the variable, or add a migration that re-renders the schema",
-				ErrSchemaParams, name, got[name], w.value, w.variable)
+				ErrSchemaParams, w.name, got[w.name], w.value, w.variable)
 		}
 	}
 	return nil
