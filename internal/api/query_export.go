@@ -122,14 +122,26 @@ func (q *queries) export(c *gin.Context) {
 	if err == nil {
 		err = out.trailer()
 	}
-	if err != nil {
-		// The status is sent: the stream ends without its trailer.
-		if ctx.Err() == nil && !errors.Is(err, errClientGone) {
-			q.s.log.WarnContext(ctx, "export cut short", "board", board, "window", w.Key(), "entries", out.count, "err", err)
+	switch {
+	case err == nil:
+	case ctx.Err() != nil || errors.Is(err, errClientGone):
+		// Nobody to answer: not a server error. 499 (as nginx counts it)
+		// when nothing was sent yet, else the 200 already on the wire.
+		q.s.log.DebugContext(ctx, "export stopped: the client went away", "board", board, "window", w.Key(), "entries", out.count)
+		if !c.Writer.Written() {
+			c.Status(statusClientClosed)
 		}
-		_ = c.Error(err)
+	default:
+		// Once bytes are sent, the stream ends without its trailer; before,
+		// the error is the answer.
+		q.s.log.WarnContext(ctx, "export cut short", "board", board, "window", w.Key(), "entries", out.count, "err", err)
+		_ = c.Error(q.chErr(ctx, err))
 	}
 }
+
+// statusClientClosed is recorded for a request whose client left before
+// any answer.
+const statusClientClosed = 499
 
 var errClientGone = errors.New("export: the client went away")
 

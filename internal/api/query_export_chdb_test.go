@@ -283,3 +283,110 @@ func TestExportLargeBoardStreams(t *testing.T) {
 	rec := s.get("/leaderboards/big/rankings?window=daily&limit=1&source=clickhouse&date=" + dayD().Format("2006-01-02"))
 	require.Equal(t, 200, rec.Code, rec.Body.String())
 }
+
+// Other ClickHouse reads while exports stream (a chDB connection holds one
+// streaming query, and any other query on it would retire the stream): each
+// export is whole, verifies, and the engine keeps answering afterwards.
+func TestExportWhileOtherQueriesRun(t *testing.T) {
+	s := newStackServer(t)
+	const n = 30_000
+	w := leaderboard.DailyWindow(dayD())
+	s.insertBoard(t, "busy", n, w)
+	date := dayD().Format("2006-01-02")
+
+	hs := httptest.NewServer(s.srv.Handler())
+	defer hs.Close()
+	url := hs.URL + "/leaderboards/busy/export?window=daily&date=" + date
+
+	// Ranking reads from ClickHouse, without pause, until the exports end.
+	stop := make(chan struct{})
+	var reads, failed atomic.Int64
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			for _, target := range []string{
+				"/leaderboards/busy/rankings?window=daily&limit=5&source=clickhouse&date=" + date,
+				"/leaderboards/busy/rankings?window=custom&limit=5&from=" + dayD().Format(time.RFC3339) + "&to=" + dayD().Add(time.Hour*20).Format(time.RFC3339),
+			} {
+				if rec := s.get(target); rec.Code != http.StatusOK {
+					failed.Add(1)
+				}
+				reads.Add(1)
+			}
+		}
+	}()
+
+	// A slow reader keeps each stream open for long enough that reads land
+	// in the middle of it.
+	client := &http.Client{Timeout: time.Minute} // a wedged export fails, not hangs
+	slowExport := func() (int, exportResult, error) {
+		resp, err := client.Get(url)
+		if err != nil {
+			return 0, exportResult{}, err
+		}
+		defer resp.Body.Close()
+		var body bytes.Buffer
+		buf := make([]byte, 32<<10)
+		for {
+			k, err := resp.Body.Read(buf)
+			body.Write(buf[:k])
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return resp.StatusCode, exportResult{}, err
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+		lines := strings.Split(strings.TrimSuffix(body.String(), "\n"), "\n")
+		h := sha256.New()
+		for _, l := range lines[:len(lines)-1] {
+			h.Write([]byte(l + "\n"))
+		}
+		return resp.StatusCode, exportResult{count: int64(len(lines) - 1), sum: hex.EncodeToString(h.Sum(nil)), trailer: lines[len(lines)-1]}, nil
+	}
+	check := func(name string, code int, res exportResult, err error) {
+		if assert.NoError(t, err, name) {
+			assert.Equal(t, http.StatusOK, code, name)
+			assert.Equal(t, int64(n), res.count, name)
+			assert.Equal(t, fmt.Sprintf(`{"count":%d,"sha256":"%s"}`, n, res.sum), res.trailer, name+": the checksum verifies")
+		}
+	}
+	for i := range 3 {
+		code, res, err := slowExport()
+		check(fmt.Sprintf("export %d", i), code, res, err)
+	}
+	// Two at once, still with reads around them.
+	type outcome struct {
+		code int
+		res  exportResult
+		err  error
+	}
+	both := make(chan outcome, 2)
+	for range 2 {
+		go func() {
+			code, res, err := slowExport()
+			both <- outcome{code, res, err}
+		}()
+	}
+	for i := range 2 {
+		o := <-both
+		check(fmt.Sprintf("concurrent export %d", i), o.code, o.res, o.err)
+	}
+	close(stop)
+	wg.Wait()
+	assert.Positive(t, reads.Load(), "reads ran during the exports")
+	assert.Zero(t, failed.Load(), "reads failed during the exports")
+	t.Logf("%d ClickHouse reads during 5 exports of %d players", reads.Load(), n)
+
+	// The engine is free for the next export.
+	code, res, err := slowExport()
+	check("export after", code, res, err)
+}

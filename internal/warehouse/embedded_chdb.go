@@ -6,6 +6,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -42,10 +43,7 @@ func OpenEmbedded(dir, database string) (*Store, error) {
 	if embeddedPath != "" && embeddedPath != abs {
 		return nil, fmt.Errorf("embedded clickhouse already runs on %s in this process", embeddedPath)
 	}
-	// The engine's expression JIT miscomputes some Int128 expressions once
-	// they are compiled (seen in 26.7: greatest/least returning -2^53), and
-	// views cannot turn it off per query: it is off for the whole engine.
-	if _, err := chdb.NewSession(abs + "?compile_expressions=0&compile_aggregate_expressions=0"); err != nil {
+	if _, err := chdb.NewSession(embeddedConnStr(abs)); err != nil {
 		return nil, fmt.Errorf("start embedded clickhouse on %s: %w", abs, err)
 	}
 	embeddedPath = abs
@@ -61,18 +59,28 @@ func OpenEmbedded(dir, database string) (*Store, error) {
 	return &Store{db: db, database: database, embedded: true}, nil
 }
 
+// embeddedConnStr is the chDB connection string of every connection to the
+// engine on path (settings given there apply to that connection only).
+// The engine's expression JIT miscomputes some Int128 expressions once
+// they are compiled (seen in 26.7: greatest/least returning -2^53), and
+// views cannot turn it off per query: it is off for every connection.
+func embeddedConnStr(path string) string {
+	return path + "?compile_expressions=0&compile_aggregate_expressions=0"
+}
+
 func closeEmbedded() error {
+	streamErr := closeStreams()
 	embeddedMu.Lock()
 	defer embeddedMu.Unlock()
 	if embeddedPath == "" {
-		return nil
+		return streamErr
 	}
 	s, err := chdb.NewSession(embeddedPath)
 	if err == nil {
 		s.Close()
 	}
 	embeddedPath = ""
-	return err
+	return errors.Join(streamErr, err)
 }
 
 // noTxConnector wraps chdb-go's connector: chDB has no transactions, and
