@@ -115,6 +115,8 @@ func TestPostEvents(t *testing.T) {
 		{"array with invalid items", "application/json", "[" + valid + `,{"event_id":"x"},` + future + `,42]`, 202, 1,
 			map[int]string{1: "missing_field", 2: "occurred_at_out_of_range", 3: "malformed_json"}},
 		{"ndjson with a broken line", "application/x-ndjson", valid + "\n{\"event_id\":\n", 202, 1, map[int]string{1: "malformed_json"}},
+		// index counts records, not lines: blank lines do not count.
+		{"ndjson index after blank lines", "application/x-ndjson", valid + "\n\n  \n{bad\n" + valid2 + "\n", 202, 2, map[int]string{1: "malformed_json"}},
 		{"empty array", "application/json", "[]", 202, 0, nil},
 		{"not an array", "application/json", valid, 400, 0, nil},
 		{"broken array", "application/json", "[" + valid, 400, 0, nil},
