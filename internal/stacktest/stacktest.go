@@ -37,21 +37,39 @@ const Topic = "leaderboard.score-events"
 
 var (
 	chOnce  sync.Once
+	chDir   string
 	chStore *warehouse.Store
 	chErr   error
 	dbSeq   atomic.Int64
 )
 
+// Main runs the package's tests, then stops the embedded ClickHouse and
+// removes its folder. Packages that use stacks call it from TestMain: a
+// binary built with -race leaves through C's exit, whose destructors would
+// otherwise tear chDB down under its own running threads (a segmentation
+// fault after PASS).
+func Main(m *testing.M) {
+	code := m.Run()
+	if chStore != nil {
+		if err := chStore.Close(); err != nil {
+			fmt.Fprintln(os.Stderr, "stacktest: close the embedded clickhouse:", err)
+		}
+	}
+	if chDir != "" {
+		os.RemoveAll(chDir)
+	}
+	os.Exit(code)
+}
+
 // ClickHouse returns the test binary's one embedded ClickHouse.
 func ClickHouse(t testing.TB) *warehouse.Store {
 	t.Helper()
 	chOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "stacktest-clickhouse-")
-		if err != nil {
-			chErr = err
+		chDir, chErr = os.MkdirTemp("", "stacktest-clickhouse-")
+		if chErr != nil {
 			return
 		}
-		chStore, chErr = warehouse.OpenEmbedded(filepath.Join(dir, "data"), "unused")
+		chStore, chErr = warehouse.OpenEmbedded(filepath.Join(chDir, "data"), "unused")
 	})
 	require.NoError(t, chErr)
 	return chStore

@@ -1,0 +1,12 @@
+//go:build chdb
+
+package benchmarks
+
+import (
+	"testing"
+
+	"example.com/leaderboard/internal/stacktest"
+)
+
+// The embedded ClickHouse is stopped before the binary exits.
+func TestMain(m *testing.M) { stacktest.Main(m) }
