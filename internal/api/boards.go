@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -160,7 +161,10 @@ func (q *queries) putBoard(c *gin.Context) {
 	// ClickHouse may lag the hot store by seconds: a board whose first events
 	// Valkey already applied with another aggregation has events.
 	if q.d.HotBoards != nil {
-		hot, ok, err := q.d.HotBoards.BoardAggregation(ctx, board)
+		// Bounded like every hot read: Valkey down is a prompt 503.
+		hctx, cancel := context.WithTimeout(ctx, q.d.HotTimeout)
+		hot, ok, err := q.d.HotBoards.BoardAggregation(hctx, board)
+		cancel()
 		if err != nil {
 			abort(c, fmt.Errorf("%w: cannot check the hot store for events of %s: %v", leaderboard.ErrUnavailable, board, err))
 			return

@@ -123,3 +123,33 @@ func TestPutBoardChecksTheHotStore(t *testing.T) {
 	}
 	assert.Equal(t, 2, fb.puts)
 }
+
+// stuckHotBoards is a hot store that never answers (Valkey down, its client
+// waiting to reconnect).
+type stuckHotBoards struct{}
+
+func (stuckHotBoards) BoardAggregation(ctx context.Context, _ string) (leaderboard.Aggregation, bool, error) {
+	<-ctx.Done()
+	return "", false, ctx.Err()
+}
+
+// Valkey down: a definition is refused promptly with 503, not held until
+// Valkey returns.
+func TestPutBoardHotStoreDown(t *testing.T) {
+	fb := &fakeBoards{}
+	srv := api.New(api.Deps{
+		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Registry: prometheus.NewRegistry(),
+		Health:   health.New(time.Second, map[string]health.Probe{}),
+	})
+	srv.RegisterQueries(api.QueryDeps{Boards: fb, HotBoards: stuckHotBoards{}, HotTimeout: 100 * time.Millisecond, Now: func() time.Time { return fakeNow }})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req := httptest.NewRequestWithContext(ctx, http.MethodPut, "/leaderboards/b1", strings.NewReader(`{"name":"n","aggregation":"sum"}`))
+	rec := httptest.NewRecorder()
+	srv.Handler().ServeHTTP(rec, req)
+	require.Equal(t, http.StatusServiceUnavailable, rec.Code, rec.Body.String())
+	assert.Equal(t, "unavailable", errorCode(t, rec))
+	assert.NoError(t, ctx.Err(), "answered before the request's own deadline")
+	assert.Zero(t, fb.puts)
+}
