@@ -85,6 +85,7 @@ type ReconcileResponse struct {
 	TookMS     float64          `json:"took_ms"`
 	Checked    int              `json:"checked"`
 	NotCached  int              `json:"not_cached"`
+	Loaded     int              `json:"loaded"`
 	Differing  int              `json:"differing"`
 	Repaired   int              `json:"repaired"`
 	Unrepaired int              `json:"unrepaired"`
@@ -105,7 +106,7 @@ func rebuildOf(board string, asked leaderboard.Window, res recovery.Result) Rebu
 
 func reconcileOf(rep recovery.Report) ReconcileResponse {
 	out := ReconcileResponse{Started: leaderboard.FormatTime(rep.Started), TookMS: millis(rep.Took), Checked: rep.Checked,
-		NotCached: rep.NotCached, Differing: rep.Differing, Repaired: rep.Repaired, Unrepaired: rep.Unrepaired,
+		NotCached: rep.NotCached, Loaded: rep.Loaded, Differing: rep.Differing, Repaired: rep.Repaired, Unrepaired: rep.Unrepaired,
 		Checks: make([]ReconcileCheck, 0, len(rep.Checks))}
 	for _, ch := range rep.Checks {
 		cj := ReconcileCheck{LeaderboardID: ch.Board, Window: windowOf(ch.Window), Positions: positionsJSON(ch.Positions),

@@ -343,19 +343,19 @@ func TestAdminReconcileBody(t *testing.T) {
 		{
 			name:   "nothing differs",
 			report: recovery.Report{Started: started, Took: 42 * time.Millisecond, Checked: 9, NotCached: 1},
-			want: `{"started":"2026-12-03T10:15:02.120Z","took_ms":42,"checked":9,"not_cached":1,"differing":0,` +
+			want: `{"started":"2026-12-03T10:15:02.120Z","took_ms":42,"checked":9,"not_cached":1,"loaded":0,"differing":0,` +
 				`"repaired":0,"unrepaired":0,"checks":[]}`,
 		},
 		{
 			name: "one repaired, one unrepaired",
-			report: recovery.Report{Started: started, Took: 2*time.Second + 500*time.Microsecond, Checked: 12, NotCached: 3, Differing: 2, Repaired: 1, Unrepaired: 1,
+			report: recovery.Report{Started: started, Took: 2*time.Second + 500*time.Microsecond, Checked: 12, NotCached: 3, Loaded: 2, Differing: 2, Repaired: 1, Unrepaired: 1,
 				Checks: []recovery.Check{
 					{Board: "promo", Window: day, Positions: map[int32]int64{0: 10, 1: 20}, HotPlayers: 100, ClickHousePlayers: 101,
 						TopMatch: true, BoardMatch: false, Repaired: true},
 					{Board: "other", Window: leaderboard.AllTimeWindow(), HotPlayers: 5, ClickHousePlayers: 5,
 						TopMatch: true, BoardMatch: true, NeedsRebuild: true, Unrepaired: true, Error: "rebuild: valkey down"},
 				}},
-			want: `{"started":"2026-12-03T10:15:02.120Z","took_ms":2000.5,"checked":12,"not_cached":3,"differing":2,"repaired":1,"unrepaired":1,"checks":[` +
+			want: `{"started":"2026-12-03T10:15:02.120Z","took_ms":2000.5,"checked":12,"not_cached":3,"loaded":2,"differing":2,"repaired":1,"unrepaired":1,"checks":[` +
 				`{"leaderboard_id":"promo","window":{"type":"daily","start":"2026-12-03T00:00:00.000Z","end":"2026-12-04T00:00:00.000Z"},` +
 				`"positions":{"0":10,"1":20},"hot_players":100,"clickhouse_players":101,"top_match":true,"board_match":false,` +
 				`"needs_rebuild":false,"repaired":true,"unrepaired":false,"error":null},` +

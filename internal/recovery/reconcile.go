@@ -57,7 +57,15 @@ func (rc *Reconciler) Reconcile(ctx context.Context) (Report, error) {
 		for _, w := range currentWindows(now) {
 			c, err := rc.check(ctx, board, w)
 			if errors.Is(err, leaderboard.ErrNotCached) {
+				// A hot window Valkey does not hold (a board that first
+				// appeared after Valkey lost its data, a day the warm-up
+				// did not reach): loading it is the repair.
 				rep.NotCached++
+				if _, err := r.rebuild(ctx, board, w, "reconcile"); err != nil {
+					r.log.Warn("reconcile: loading a missing hot window failed", "board", board, "window", w.Key(), "err", err)
+				} else {
+					rep.Loaded++
+				}
 				continue
 			}
 			rep.Checked++
@@ -108,7 +116,7 @@ func (rc *Reconciler) Reconcile(ctx context.Context) (Report, error) {
 	default:
 		r.m.reconciled("ok")
 	}
-	r.log.Info("reconciliation finished", "checked", rep.Checked, "not_cached", rep.NotCached, "differing", rep.Differing,
+	r.log.Info("reconciliation finished", "checked", rep.Checked, "not_cached", rep.NotCached, "loaded", rep.Loaded, "differing", rep.Differing,
 		"repaired", rep.Repaired, "unrepaired", rep.Unrepaired, "took", rep.Took.String())
 	return rep, nil
 }

@@ -321,6 +321,30 @@ func TestReconcile(t *testing.T) {
 		s.WaitConsumed()
 		requireAgree(t, s, got, boards)
 	})
+
+	// After Valkey lost its data the consumer creates no window: the
+	// reconciler loads the ones Valkey does not hold.
+	t.Run("windows Valkey does not hold are loaded", func(t *testing.T) {
+		c := s.Valkey.Client(t)
+		require.NoError(t, c.Do(ctx, c.B().Flushall().Build()).Error())
+		s.Hot.SetCreateMissing(false) // what the feed gate does on the loss
+		produce(s, got, rng, boards, 100, 20000)
+		s.WaitConsumed()
+		_, err := s.Hot.Count(ctx, "rc2", leaderboard.AllTimeWindow())
+		require.ErrorIs(t, err, leaderboard.ErrNotCached)
+
+		rep, err := rc.Reconcile(ctx)
+		require.NoError(t, err)
+		require.Equal(t, 6, rep.NotCached)
+		require.Equal(t, 6, rep.Loaded)
+		requireAgree(t, s, got, boards)
+
+		rep, err = rc.Reconcile(ctx)
+		require.NoError(t, err)
+		require.Equal(t, 6, rep.Checked)
+		require.Zero(t, rep.NotCached)
+		require.Zero(t, rep.Differing)
+	})
 }
 
 func TestRebuildRefusesColdWindows(t *testing.T) {

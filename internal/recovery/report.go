@@ -62,7 +62,8 @@ type Report struct {
 	Started    time.Time
 	Took       time.Duration
 	Checked    int // hot windows compared
-	NotCached  int // windows of active boards not in Valkey (nothing to compare)
+	NotCached  int // hot windows of active boards not in Valkey (nothing to compare)
+	Loaded     int // of those, loaded from ClickHouse by this run
 	Differing  int // windows that differed at first
 	Repaired   int
 	Unrepaired int
