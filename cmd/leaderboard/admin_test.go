@@ -267,8 +267,8 @@ func TestAdminErrorAnswers(t *testing.T) {
 }
 
 func TestReconcileOutput(t *testing.T) {
-	const clean = `{"started":"2026-12-03T10:15:02.120Z","took_ms":42,"checked":9,"not_cached":1,"differing":0,"repaired":0,"unrepaired":0,"checks":[]}`
-	const mixed = `{"started":"2026-12-03T10:15:02.120Z","took_ms":2000.5,"checked":12,"not_cached":3,"differing":2,"repaired":1,"unrepaired":1,"checks":[` +
+	const clean = `{"started":"2026-12-03T10:15:02.120Z","took_ms":42,"checked":9,"not_cached":1,"loaded":0,"differing":0,"repaired":0,"unrepaired":0,"checks":[]}`
+	const mixed = `{"started":"2026-12-03T10:15:02.120Z","took_ms":2000.5,"checked":12,"not_cached":3,"loaded":3,"differing":2,"repaired":1,"unrepaired":1,"checks":[` +
 		`{"leaderboard_id":"promo","window":{"type":"daily","start":"2026-12-03T00:00:00.000Z","end":"2026-12-04T00:00:00.000Z"},` +
 		`"positions":{"0":10,"1":20},"hot_players":100,"clickhouse_players":101,"top_match":true,"board_match":false,` +
 		`"needs_rebuild":false,"repaired":true,"unrepaired":false,"error":null},` +
@@ -282,9 +282,9 @@ func TestReconcileOutput(t *testing.T) {
 		wantErr string
 	}{
 		{"nothing differs", clean,
-			"reconcile: checked 9 hot windows (1 not cached), 0 differing, 0 repaired, 0 unrepaired, took 42ms\n", ""},
+			"reconcile: checked 9 hot windows (1 not cached, 0 of them loaded), 0 differing, 0 repaired, 0 unrepaired, took 42ms\n", ""},
 		{"one repaired, one unrepaired", mixed,
-			"reconcile: checked 12 hot windows (3 not cached), 2 differing, 1 repaired, 1 unrepaired, took 2.001s\n" +
+			"reconcile: checked 12 hot windows (3 not cached, 3 of them loaded), 2 differing, 1 repaired, 1 unrepaired, took 2.001s\n" +
 				"  promo d20261203: repaired; hot 100 players, clickhouse 101; top match true, board match false, needs rebuild false; positions 0:10 1:20\n" +
 				"  other all: UNREPAIRED; hot 5 players, clickhouse 5; top match true, board match true, needs rebuild true; positions none; error: rebuild: valkey down\n",
 			"1 window(s) still differ"},
