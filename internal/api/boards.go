@@ -161,10 +161,14 @@ func (q *queries) putBoard(c *gin.Context) {
 	// ClickHouse may lag the hot store by seconds: a board whose first events
 	// Valkey already applied with another aggregation has events.
 	if q.d.HotBoards != nil {
-		// Bounded like every hot read: Valkey down is a prompt 503.
-		hctx, cancel := context.WithTimeout(ctx, q.d.HotTimeout)
-		hot, ok, err := q.d.HotBoards.BoardAggregation(hctx, board)
-		cancel()
+		var (
+			hot leaderboard.Aggregation
+			ok  bool
+		)
+		err := q.hotBounded(ctx, func(ctx context.Context) (err error) {
+			hot, ok, err = q.d.HotBoards.BoardAggregation(ctx, board)
+			return err
+		})
 		if err != nil {
 			abort(c, fmt.Errorf("%w: cannot check the hot store for events of %s: %v", leaderboard.ErrUnavailable, board, err))
 			return

@@ -99,11 +99,7 @@ func (f fakeHotBoards) BoardAggregation(_ context.Context, board string) (leader
 // them: the hot store's aggregation counts as "the board has events".
 func TestPutBoardChecksTheHotStore(t *testing.T) {
 	fb := &fakeBoards{}
-	srv := api.New(api.Deps{
-		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Registry: prometheus.NewRegistry(),
-		Health:   health.New(time.Second, map[string]health.Probe{}),
-	})
+	srv := newBareServer()
 	srv.RegisterQueries(api.QueryDeps{Boards: fb, HotBoards: fakeHotBoards{"hot": leaderboard.Sum}, Now: func() time.Time { return fakeNow }})
 	cases := []struct {
 		name, board, agg string
@@ -137,11 +133,7 @@ func (stuckHotBoards) BoardAggregation(ctx context.Context, _ string) (leaderboa
 // Valkey returns.
 func TestPutBoardHotStoreDown(t *testing.T) {
 	fb := &fakeBoards{}
-	srv := api.New(api.Deps{
-		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Registry: prometheus.NewRegistry(),
-		Health:   health.New(time.Second, map[string]health.Probe{}),
-	})
+	srv := newBareServer()
 	srv.RegisterQueries(api.QueryDeps{Boards: fb, HotBoards: stuckHotBoards{}, HotTimeout: 100 * time.Millisecond, Now: func() time.Time { return fakeNow }})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

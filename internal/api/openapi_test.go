@@ -1,8 +1,6 @@
 package api_test
 
 import (
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -11,24 +9,18 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
 
 	"example.com/leaderboard/internal/api"
-	"example.com/leaderboard/internal/health"
 )
 
 // TestOpenAPIMatchesRoutes: every route registered in the Gin engine is in
 // openapi.yaml with its method, and every operation of openapi.yaml is a
 // registered route, so the two cannot drift.
 func TestOpenAPIMatchesRoutes(t *testing.T) {
-	srv := api.New(api.Deps{
-		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Registry: prometheus.NewRegistry(),
-		Health:   health.New(time.Second, map[string]health.Probe{}),
-	})
+	srv := newBareServer()
 	srv.RegisterEvents(nil, time.Minute, time.Now)
 	srv.RegisterQueries(api.QueryDeps{})
 	srv.RegisterAdmin(nil)

@@ -195,9 +195,15 @@ func (q *queries) hotRead(ctx context.Context, read func(ctx context.Context, h 
 	if q.d.Hot == nil {
 		return fmt.Errorf("%w: the hot store (Valkey) is not configured", leaderboard.ErrUnavailable)
 	}
+	return q.hotBounded(ctx, func(ctx context.Context) error { return read(ctx, q.d.Hot) })
+}
+
+// hotBounded runs one hot-store call within HotTimeout: a Valkey that does
+// not answer (down, its client waiting to reconnect) is ErrUnavailable.
+func (q *queries) hotBounded(ctx context.Context, call func(ctx context.Context) error) error {
 	hctx, cancel := context.WithTimeout(ctx, q.d.HotTimeout)
 	defer cancel()
-	err := read(hctx, q.d.Hot)
+	err := call(hctx)
 	if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("%w: the hot store (Valkey) did not answer in %s", leaderboard.ErrUnavailable, q.d.HotTimeout)
 	}

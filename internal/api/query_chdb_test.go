@@ -5,8 +5,6 @@ package api_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -14,13 +12,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"example.com/leaderboard/internal/api"
-	"example.com/leaderboard/internal/health"
 	"example.com/leaderboard/internal/leaderboard"
 	"example.com/leaderboard/internal/stacktest"
 )
@@ -57,11 +53,7 @@ type stackServer struct {
 func newStackServer(t *testing.T) *stackServer {
 	t.Helper()
 	s := stacktest.Start(t, stacktest.Options{})
-	srv := api.New(api.Deps{
-		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Registry: prometheus.NewRegistry(),
-		Health:   health.New(time.Second, map[string]health.Probe{}),
-	})
+	srv := newBareServer()
 	srv.RegisterQueries(api.QueryDeps{Hot: s.Hot, Warehouse: s.Store, Boards: s.Store, Exporter: s.Store, HotTimeout: time.Second})
 	return &stackServer{qserver: &qserver{srv: srv}, stack: s}
 }

@@ -3,19 +3,15 @@ package api_test
 import (
 	"context"
 	"errors"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"example.com/leaderboard/internal/api"
-	"example.com/leaderboard/internal/health"
 	"example.com/leaderboard/internal/leaderboard"
 )
 
@@ -68,11 +64,7 @@ func TestExportFailures(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			wh := &fakeWH{boards: boards}
 			tc.exporter.fakeWH = wh
-			srv := api.New(api.Deps{
-				Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
-				Registry: prometheus.NewRegistry(),
-				Health:   health.New(time.Second, map[string]health.Probe{}),
-			})
+			srv := newBareServer()
 			srv.RegisterQueries(api.QueryDeps{Hot: &fakeHot{boards: boards}, Warehouse: wh, Exporter: tc.exporter, Now: func() time.Time { return fakeNow }})
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()

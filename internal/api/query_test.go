@@ -176,14 +176,20 @@ type qserver struct {
 	wh  *fakeWH
 }
 
-func newQueryServer(t testing.TB, boards memBoards) *qserver {
-	t.Helper()
-	q := &qserver{hot: &fakeHot{boards: boards}, wh: &fakeWH{boards: boards}}
-	q.srv = api.New(api.Deps{
+// newBareServer is a server with no routes beyond the built-in ones, logging
+// nowhere, with its own metrics registry and no health probes.
+func newBareServer() *api.Server {
+	return api.New(api.Deps{
 		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Registry: prometheus.NewRegistry(),
 		Health:   health.New(time.Second, map[string]health.Probe{}),
 	})
+}
+
+func newQueryServer(t testing.TB, boards memBoards) *qserver {
+	t.Helper()
+	q := &qserver{hot: &fakeHot{boards: boards}, wh: &fakeWH{boards: boards}}
+	q.srv = newBareServer()
 	q.srv.RegisterQueries(api.QueryDeps{Hot: q.hot, Warehouse: q.wh, Exporter: q.wh, Now: func() time.Time { return fakeNow }})
 	return q
 }

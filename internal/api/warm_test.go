@@ -1,18 +1,14 @@
 package api_test
 
 import (
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
 	"example.com/leaderboard/internal/api"
-	"example.com/leaderboard/internal/health"
 	"example.com/leaderboard/internal/leaderboard"
 )
 
@@ -24,11 +20,7 @@ func TestWarmHook(t *testing.T) {
 	hot := &fakeHot{boards: memBoards{"hot": boardOfSize(3)}}
 	wh := &fakeWH{boards: boards}
 	var warmed []string
-	srv := api.New(api.Deps{
-		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Registry: prometheus.NewRegistry(),
-		Health:   health.New(time.Second, map[string]health.Probe{}),
-	})
+	srv := newBareServer()
 	srv.RegisterQueries(api.QueryDeps{Hot: hot, Warehouse: wh, Now: func() time.Time { return fakeNow },
 		Warm: func(board string, w leaderboard.Window) { warmed = append(warmed, board+"/"+w.Key()) }})
 	for _, tc := range []struct {
@@ -54,11 +46,7 @@ func TestWarmHook(t *testing.T) {
 // An unknown board is answered 404 and never warmed.
 func TestWarmHookUnknownBoard(t *testing.T) {
 	var warmed int
-	srv := api.New(api.Deps{
-		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Registry: prometheus.NewRegistry(),
-		Health:   health.New(time.Second, map[string]health.Probe{}),
-	})
+	srv := newBareServer()
 	srv.RegisterQueries(api.QueryDeps{Hot: &fakeHot{}, Warehouse: &fakeWH{boards: memBoards{}}, Now: func() time.Time { return fakeNow },
 		Warm: func(string, leaderboard.Window) { warmed++ }})
 	for _, path := range []string{"/leaderboards/nope/rankings?window=daily", "/leaderboards/nope/players/p1?window=daily"} {

@@ -57,9 +57,9 @@ func (rc *Reconciler) Reconcile(ctx context.Context) (Report, error) {
 		for _, w := range currentWindows(now) {
 			c, err := rc.check(ctx, board, w)
 			if errors.Is(err, leaderboard.ErrNotCached) {
-				// A hot window Valkey does not hold (a board that first
-				// appeared after Valkey lost its data, a day the warm-up
-				// did not reach): loading it is the repair.
+				// A hot window Valkey does not hold (of a board that first
+				// appeared after Valkey lost its data: the consumer creates
+				// no window then): loading it is the repair.
 				rep.NotCached++
 				if _, err := r.rebuild(ctx, board, w, "reconcile"); err != nil {
 					r.log.Warn("reconcile: loading a missing hot window failed", "board", board, "window", w.Key(), "err", err)
