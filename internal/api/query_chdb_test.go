@@ -90,6 +90,17 @@ func (s *stackServer) waitConsumed(t *testing.T) {
 		var missing int64
 		return s.stack.Store.DB().QueryRow(q).Scan(&missing) == nil && missing <= 0
 	}, 20*time.Second, 20*time.Millisecond, "clickhouse validates every record")
+	// events is a sibling view of deliveries, readable a moment apart: each
+	// identity's winning (lowest) offset in deliveries must be in events too.
+	// Merges keep that row, so the check holds once true.
+	inEvents := fmt.Sprintf("SELECT count() FROM "+
+		"(SELECT board_id, player_id, event_id, min(src_offset) AS o FROM %[1]s.deliveries GROUP BY board_id, player_id, event_id) AS d "+
+		"LEFT ANTI JOIN (SELECT board_id, player_id, event_id, min(src_offset) AS o FROM %[1]s.events GROUP BY board_id, player_id, event_id) AS e "+
+		"USING (board_id, player_id, event_id, o)", db)
+	require.Eventually(t, func() bool {
+		var missing int64
+		return s.stack.Store.DB().QueryRow(inEvents).Scan(&missing) == nil && missing == 0
+	}, 20*time.Second, 20*time.Millisecond, "every accepted delivery reaches events")
 }
 
 // windowQueries are the standard windows of D as query strings.

@@ -515,6 +515,13 @@ func TestKafkaIntakeValidates(t *testing.T) {
 		err := store.DB().QueryRowContext(ctx, "SELECT toInt64(count()) FROM lbtest.deliveries").Scan(&n)
 		return err == nil && n == 4
 	}, 60*time.Second, 100*time.Millisecond, "the four accepted deliveries reach deliveries")
+	// events and deliveries are sibling views of one block: one can be
+	// readable before the other (seen in CI).
+	require.Eventually(t, func() bool {
+		var n int64
+		err := store.DB().QueryRowContext(ctx, "SELECT toInt64(uniqExact(event_id)) FROM lbtest.events").Scan(&n)
+		return err == nil && n == 3
+	}, 30*time.Second, 100*time.Millisecond, "the three accepted identities reach events")
 	require.Eventually(t, func() bool {
 		var n int64
 		err := store.DB().QueryRowContext(ctx, "SELECT toInt64(count()) FROM lbtest.rejected_events").Scan(&n)
