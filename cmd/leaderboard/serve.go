@@ -335,8 +335,8 @@ type adminOps struct {
 }
 
 // keepHot warms the hot store once the feed state is known (every missing
-// current window of the active boards; all of them when Valkey lost its
-// data), again whenever Valkey loses its data while the service runs, and
+// hot window of the active boards; all of them when Valkey lost its data),
+// again whenever Valkey loses its data while the service runs, and
 // reconciles it with ClickHouse every LEADERBOARD_RECONCILE_INTERVAL. A
 // warm-up that cannot run (ClickHouse down) is tried again.
 func keepHot(ctx context.Context, log *slog.Logger, cfg config.Config, rb *recovery.Rebuilder, rc *recovery.Reconciler, feed *feedGate) {
@@ -362,7 +362,7 @@ func keepHot(ctx context.Context, log *slog.Logger, cfg config.Config, rb *recov
 			return
 		case <-retry:
 		case <-feed.lossCh:
-			log.Warn("valkey lost its data: rebuilding the current windows of the active boards")
+			log.Warn("valkey lost its data: rebuilding the hot windows of the active boards")
 			pending, force = true, true
 		case <-tick:
 			if _, err := rc.Reconcile(ctx); err != nil {

@@ -70,6 +70,23 @@ func StandardWindows(t time.Time) [3]Window {
 	return [3]Window{DailyWindow(t), WeeklyWindow(t), AllTimeWindow()}
 }
 
+// HotWindows lists the standard windows that have begun by now and whose
+// boards belong in the hot store at now: the current daily, weekly and
+// all-time windows first (the ones read most), then the earlier days and
+// weeks still within their hot retention, most recent first. That is 6
+// windows, 7 on Mondays (the week before last is kept one day more).
+func HotWindows(now time.Time) []Window {
+	cur := StandardWindows(now)
+	out := append(make([]Window, 0, 7), cur[:]...)
+	for w := DailyWindow(cur[0].Start.Add(-1)); w.IsHot(now); w = DailyWindow(w.Start.Add(-1)) {
+		out = append(out, w)
+	}
+	for w := WeeklyWindow(cur[1].Start.Add(-1)); w.IsHot(now); w = WeeklyWindow(w.Start.Add(-1)) {
+		out = append(out, w)
+	}
+	return out
+}
+
 // Contains reports whether t falls inside the window.
 func (w Window) Contains(t time.Time) bool {
 	if w.Type == AllTime {

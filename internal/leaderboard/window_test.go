@@ -160,6 +160,69 @@ func TestHotRetention(t *testing.T) {
 	assert.True(t, AllTimeWindow().HotUntil().IsZero())
 }
 
+func TestHotWindows(t *testing.T) {
+	day := func(s string) Window { return DailyWindow(utc(s + "T00:00:00Z")) }
+	week := func(s string) Window { return WeeklyWindow(utc(s + "T00:00:00Z")) }
+	tests := []struct {
+		name string
+		now  time.Time
+		want []Window
+	}{
+		{"a Thursday", utc("2026-12-03T10:00:00Z"), []Window{
+			day("2026-12-03"), week("2026-11-30"), AllTimeWindow(),
+			day("2026-12-02"), day("2026-12-01"), week("2026-11-23")}},
+		{"a Monday keeps the week before last", utc("2026-12-07T23:59:59.999Z"), []Window{
+			day("2026-12-07"), week("2026-12-07"), AllTimeWindow(),
+			day("2026-12-06"), day("2026-12-05"), week("2026-11-30"), week("2026-11-23")}},
+		{"Tuesday at midnight drops it", utc("2026-12-08T00:00:00Z"), []Window{
+			day("2026-12-08"), week("2026-12-07"), AllTimeWindow(),
+			day("2026-12-07"), day("2026-12-06"), week("2026-11-30")}},
+		{"a Sunday, one nanosecond before the week ends", utc("2026-12-06T23:59:59.999999999Z"), []Window{
+			day("2026-12-06"), week("2026-11-30"), AllTimeWindow(),
+			day("2026-12-05"), day("2026-12-04"), week("2026-11-23")}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, HotWindows(tt.now))
+			assert.Equal(t, tt.want, HotWindows(tt.now.In(time.FixedZone("M12", -12*3600))), "whatever the zone")
+		})
+	}
+}
+
+// TestHotWindowsProperties: HotWindows is exactly the set of hot daily and
+// weekly windows that have begun, plus all-time, current windows first.
+func TestHotWindowsProperties(t *testing.T) {
+	rng := rand.New(rand.NewPCG(41, 42))
+	for i := 0; i < 5000; i++ {
+		now := time.Unix(0, rng.Int64N(4_102_444_800_000_000_000)).UTC()
+		if i%3 == 0 {
+			now = DailyWindow(now).Start.Add(-time.Duration(rng.IntN(2)))
+		}
+		got := HotWindows(now)
+		cur := StandardWindows(now)
+		require.Equal(t, cur[:], got[:3], "current windows first")
+		seen := map[string]bool{}
+		for _, w := range got {
+			require.True(t, w.IsHot(now), "%s at %s", w.Key(), now)
+			require.False(t, w.Start.After(now), "%s has begun at %s", w.Key(), now)
+			require.False(t, seen[w.Key()], "%s listed once", w.Key())
+			seen[w.Key()] = true
+		}
+		// every begun window of the last 30 days that is hot is listed
+		for d := 0; d <= 30; d++ {
+			at := now.AddDate(0, 0, -d)
+			for _, w := range []Window{DailyWindow(at), WeeklyWindow(at)} {
+				require.Equal(t, w.IsHot(now), seen[w.Key()], "%s at %s", w.Key(), now)
+			}
+		}
+		want := 6
+		if now.Weekday() == time.Monday {
+			want = 7
+		}
+		require.Len(t, got, want, "at %s", now)
+	}
+}
+
 // TestWindowsIgnoreLocalZone sets time.Local to zones with odd offsets and
 // daylight saving time: windows must not move.
 func TestWindowsIgnoreLocalZone(t *testing.T) {

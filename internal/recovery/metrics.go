@@ -31,7 +31,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Buckets: prometheus.ExponentialBuckets(0.01, 4, 9),
 		}, []string{"trigger"}),
 		warmups: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "leaderboard_warmup_windows_total", Help: "Current windows of active boards checked by warm-ups, by result (cached, rebuilt, failed, skipped).",
+			Name: "leaderboard_warmup_windows_total", Help: "Hot windows of active boards checked by warm-ups, by result (cached, rebuilt, failed, skipped).",
 		}, []string{"result"}),
 		warmupSeconds: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "leaderboard_warmup_last_seconds", Help: "Duration of the last warm-up.",
@@ -49,10 +49,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "leaderboard_reconcile_unrepaired_windows", Help: "Hot windows still differing from ClickHouse after the last reconciliation's repairs.",
 		}),
 		countDiff: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "leaderboard_reconcile_player_count_difference", Help: "Ranked players in Valkey minus in ClickHouse at aligned offsets, per board and current window type, last reconciliation (before repair).",
+			Name: "leaderboard_reconcile_player_count_difference", Help: "Ranked players in Valkey minus in ClickHouse at aligned offsets, per board and hot window (daily, daily-1, weekly, weekly-1, alltime, ...), last reconciliation (before repair).",
 		}, []string{"board", "window"}),
 		mismatch: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "leaderboard_reconcile_mismatch", Help: "1 when the hot window's ranking differed from ClickHouse's at aligned offsets in the last reconciliation (before repair), else 0.",
+			Name: "leaderboard_reconcile_mismatch", Help: "1 when the hot window's ranking differed from ClickHouse's at aligned offsets in the last reconciliation (before repair), else 0; labels as leaderboard_reconcile_player_count_difference.",
 		}, []string{"board", "window"}),
 	}
 	reg.MustRegister(m.rebuilds, m.rebuildSeconds, m.warmups, m.warmupSeconds, m.warmupMissing,

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"hash"
 	"strconv"
 	"time"
@@ -16,9 +17,9 @@ import (
 // (the ranks that pay).
 const DefaultTopN = 100
 
-// Reconciler compares every hot current window of the active boards with
-// ClickHouse at the hot board's own positions and repairs differences by
-// rebuild.
+// Reconciler compares every hot window (leaderboard.HotWindows) of the
+// active boards with ClickHouse at the hot board's own positions and repairs
+// differences by rebuild.
 //
 // The two sides are aligned on offsets, never on time: the hot window and
 // the board's watermarks are copied in one atomic step (hotboard.Snapshot),
@@ -48,13 +49,15 @@ func (rc *Reconciler) Reconcile(ctx context.Context) (Report, error) {
 	rep := Report{Started: r.cfg.Now().UTC()}
 	start := time.Now()
 	now := r.cfg.Now()
-	boards, err := r.wh.ActiveBoards(ctx, now.Add(-activeSince))
+	windows, since := hotWindows(now)
+	boards, err := r.wh.ActiveBoards(ctx, since)
 	if err != nil {
 		r.m.reconciled("failed")
 		return rep, unavailable("clickhouse", err)
 	}
-	for _, board := range boards {
-		for _, w := range currentWindows(now) {
+	var found []Check // exported as a whole at the end
+	for _, w := range windows {
+		for _, board := range boards {
 			c, err := rc.check(ctx, board, w)
 			if errors.Is(err, leaderboard.ErrNotCached) {
 				// A hot window Valkey does not hold (of a board that first
@@ -75,7 +78,7 @@ func (rc *Reconciler) Reconcile(ctx context.Context) (Report, error) {
 				rep.Checks = append(rep.Checks, c)
 				continue
 			}
-			rc.export(c)
+			found = append(found, c)
 			if !c.Differs() {
 				continue
 			}
@@ -104,6 +107,7 @@ func (rc *Reconciler) Reconcile(ctx context.Context) (Report, error) {
 		}
 	}
 	rep.Took = time.Since(start)
+	rc.export(found, now)
 	if r.m != nil {
 		r.m.differing.Set(float64(rep.Differing))
 		r.m.unrepaired.Set(float64(rep.Unrepaired))
@@ -127,17 +131,42 @@ func (m *Metrics) reconciled(result string) {
 	}
 }
 
-func (rc *Reconciler) export(c Check) {
+// export replaces the per-window gauges with the run's checks (before
+// repair): windows no longer hot and boards no longer active disappear
+// instead of keeping their last value.
+func (rc *Reconciler) export(checks []Check, now time.Time) {
 	m := rc.r.m
 	if m == nil {
 		return
 	}
-	m.countDiff.WithLabelValues(c.Board, string(c.Window.Type)).Set(float64(c.HotPlayers - c.ClickHousePlayers))
-	mis := 0.0
-	if c.Differs() {
-		mis = 1
+	m.countDiff.Reset()
+	m.mismatch.Reset()
+	for _, c := range checks {
+		label := windowLabel(c.Window, now)
+		m.countDiff.WithLabelValues(c.Board, label).Set(float64(c.HotPlayers - c.ClickHousePlayers))
+		mis := 0.0
+		if c.Differs() {
+			mis = 1
+		}
+		m.mismatch.WithLabelValues(c.Board, label).Set(mis)
 	}
-	m.mismatch.WithLabelValues(c.Board, string(c.Window.Type)).Set(mis)
+}
+
+// windowLabel names a hot window relative to now, so that the metrics'
+// label values stay few: "daily", "weekly", "alltime" for the current
+// windows, "daily-1" for yesterday, "weekly-1" for last week, and so on.
+func windowLabel(w leaderboard.Window, now time.Time) string {
+	var back int
+	switch w.Type {
+	case leaderboard.Daily:
+		back = int(leaderboard.DailyWindow(now).Start.Sub(w.Start) / (24 * time.Hour))
+	case leaderboard.Weekly:
+		back = int(leaderboard.WeeklyWindow(now).Start.Sub(w.Start) / (7 * 24 * time.Hour))
+	}
+	if back == 0 {
+		return string(w.Type)
+	}
+	return fmt.Sprintf("%s-%d", w.Type, back)
 }
 
 // check compares one window; an error wrapping leaderboard.ErrNotCached

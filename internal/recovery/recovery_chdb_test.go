@@ -89,11 +89,15 @@ func record(ev leaderboard.Event) *kgo.Record {
 }
 
 // produce sends n events of boards, players p0..p19, with occurred_at in
-// the last hours of today; dupEvery-th events repeat an earlier event
-// exactly, conflictEvery-th ones repeat an identity with another score.
+// the last hours of today; every 7th event repeats an earlier event
+// exactly, every 11th repeats an identity with another score.
 func produce(s *stacktest.Stack, got *events, rng *rand.Rand, boards []string, n, seq int) int {
+	return produceSince(s, got, rng, boards, n, seq, leaderboard.DailyWindow(time.Now().UTC()).Start)
+}
+
+// produceSince is produce with occurred_at between from and now.
+func produceSince(s *stacktest.Stack, got *events, rng *rand.Rand, boards []string, n, seq int, from time.Time) int {
 	now := time.Now().UTC()
-	today := leaderboard.DailyWindow(now).Start
 	recs := make([]*kgo.Record, 0, n)
 	for range n {
 		seq++
@@ -109,7 +113,7 @@ func produce(s *stacktest.Stack, got *events, rng *rand.Rand, boards []string, n
 			got.mu.Unlock()
 			ev.Score += 1000
 		default:
-			occ := now.Add(-time.Duration(rng.IntN(int(now.Sub(today)/time.Millisecond)+1)) * time.Millisecond).Truncate(time.Millisecond)
+			occ := now.Add(-time.Duration(rng.IntN(int(now.Sub(from)/time.Millisecond)+1)) * time.Millisecond).Truncate(time.Millisecond)
 			ev = leaderboard.Event{
 				EventID: fmt.Sprintf("e%d", seq), BoardID: boards[rng.IntN(len(boards))],
 				PlayerID: fmt.Sprintf("p%d", rng.IntN(20)), Score: int64(rng.IntN(200) - 50), OccurredAt: occ,
@@ -137,14 +141,22 @@ func chAll(t *testing.T, s *stacktest.Stack, board string, w leaderboard.Window)
 	return leaderboard.Rank(st)
 }
 
-// requireAgree checks every current window of the boards: Valkey equals
-// ClickHouse equals the independent expectation.
+// requireAgree checks every hot window of the boards: Valkey equals
+// ClickHouse equals the independent expectation (never empty for the
+// current windows).
 func requireAgree(t *testing.T, s *stacktest.Stack, got *events, boards []string) {
 	t.Helper()
 	for _, board := range boards {
-		for _, w := range leaderboard.StandardWindows(time.Now().UTC()) {
+		for i, w := range leaderboard.HotWindows(time.Now().UTC()) {
 			want := got.expect(board, w)
-			require.NotEmpty(t, want)
+			if i < 3 {
+				require.NotEmpty(t, want, "%s %s", board, w.Key())
+			}
+			if len(want) == 0 { // nil and empty alike
+				require.Empty(t, chAll(t, s, board, w), "clickhouse %s %s", board, w.Key())
+				require.Empty(t, hotAll(t, s, board, w), "valkey %s %s", board, w.Key())
+				continue
+			}
 			require.Equal(t, want, chAll(t, s, board, w), "clickhouse %s %s", board, w.Key())
 			require.Equal(t, want, hotAll(t, s, board, w), "valkey %s %s", board, w.Key())
 		}
@@ -207,9 +219,15 @@ func TestWarmUpAfterValkeyFlush(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	boards := []string{"wf1", "wf2"}
 	got := &events{}
-	seq := produce(s, got, rng, boards, 400, 0)
+	// occurred_at since the start of last week: earlier days and weeks
+	// have events too
+	lastWeek := leaderboard.WeeklyWindow(time.Now().UTC()).Start.AddDate(0, 0, -7)
+	seq := produceSince(s, got, rng, boards, 400, 0, lastWeek)
+	seq = produce(s, got, rng, boards, 100, seq)
 	s.WaitConsumed()
 	requireAgree(t, s, got, boards)
+	yesterday := leaderboard.HotWindows(time.Now().UTC())[3]
+	require.NotEmpty(t, got.expect("wf1", yesterday))
 
 	c := s.Valkey.Client(t)
 	require.NoError(t, c.Do(ctx, c.B().Flushall().Build()).Error())
@@ -217,15 +235,17 @@ func TestWarmUpAfterValkeyFlush(t *testing.T) {
 	s.Hot.SetCreateMissing(false)
 	seq = produce(s, got, rng, boards, 200, seq)
 	s.WaitConsumed()
-	for _, w := range leaderboard.StandardWindows(time.Now().UTC()) {
+	for _, w := range leaderboard.HotWindows(time.Now().UTC()) {
 		_, err := s.Hot.Count(ctx, "wf1", w)
 		require.ErrorIs(t, err, leaderboard.ErrNotCached, "no partial board is created after the loss")
 	}
 
+	// every hot window of both boards, earlier days and weeks included
+	windows := 2 * len(leaderboard.HotWindows(time.Now().UTC()))
 	rep, err := r.WarmUp(ctx, true, time.Minute)
 	require.NoError(t, err)
 	require.Equal(t, 2, rep.Boards)
-	require.Equal(t, 6, rep.Rebuilt)
+	require.Equal(t, windows, rep.Rebuilt)
 	require.Zero(t, rep.Failed)
 	st, err := s.Hot.Status(ctx, "wf1")
 	require.NoError(t, err)
@@ -239,14 +259,14 @@ func TestWarmUpAfterValkeyFlush(t *testing.T) {
 
 	rec, err := recovery.NewReconciler(r, 10).Reconcile(ctx)
 	require.NoError(t, err)
-	require.Equal(t, 6, rec.Checked)
+	require.Equal(t, windows, rec.Checked)
 	require.Zero(t, rec.Differing)
-	require.Equal(t, 6.0, counter(t, reg, "leaderboard_rebuilds_total"))
+	require.Equal(t, float64(windows), counter(t, reg, "leaderboard_rebuilds_total"))
 
 	t.Run("a second warm-up finds everything cached", func(t *testing.T) {
 		rep, err := r.WarmUp(ctx, false, time.Minute)
 		require.NoError(t, err)
-		require.Equal(t, 6, rep.Cached)
+		require.Equal(t, windows, rep.Cached)
 		require.Zero(t, rep.Rebuilt)
 	})
 }
@@ -264,10 +284,19 @@ func TestReconcile(t *testing.T) {
 	produce(s, got, rng, boards, 300, 0)
 	s.WaitConsumed()
 	rc := recovery.NewReconciler(r, 5)
+	windows := 2 * len(leaderboard.HotWindows(time.Now().UTC()))
 
+	// The earlier days and weeks have no event: the first reconciliation
+	// loads them (empty), like a warm-up.
 	rep, err := rc.Reconcile(ctx)
 	require.NoError(t, err)
-	require.Equal(t, 6, rep.Checked)
+	require.Equal(t, windows, rep.Checked+rep.NotCached)
+	require.Equal(t, rep.NotCached, rep.Loaded)
+	require.Zero(t, rep.Differing)
+	rep, err = rc.Reconcile(ctx)
+	require.NoError(t, err)
+	require.Equal(t, windows, rep.Checked)
+	require.Zero(t, rep.NotCached)
 	require.Zero(t, rep.Differing)
 
 	// corrupt rc1's daily window: one player loses a point
@@ -295,6 +324,12 @@ func TestReconcile(t *testing.T) {
 	require.False(t, c.BoardMatch)
 	require.Equal(t, 1.0, gauge(t, reg, "leaderboard_reconcile_differing_windows"))
 	require.Equal(t, 0.0, gauge(t, reg, "leaderboard_reconcile_unrepaired_windows"))
+	mis := labelled(t, reg, "leaderboard_reconcile_mismatch")
+	require.Len(t, mis, windows, "one series per hot window of each board: %v", mis)
+	require.Equal(t, 1.0, mis["rc1/daily"])
+	require.Equal(t, 0.0, mis["rc1/daily-1"], "yesterday's check does not overwrite today's")
+	require.Equal(t, 0.0, mis["rc2/daily"])
+	require.Contains(t, mis, "rc1/weekly-1")
 	requireAgree(t, s, got, boards)
 
 	t.Run("lag is not drift", func(t *testing.T) {
@@ -315,7 +350,7 @@ func TestReconcile(t *testing.T) {
 		}, 60*time.Second, 50*time.Millisecond)
 		rep, err := rc.Reconcile(ctx)
 		require.NoError(t, err)
-		require.Equal(t, 6, rep.Checked)
+		require.Equal(t, windows, rep.Checked)
 		require.Zero(t, rep.Differing, "%+v", rep.Checks)
 		s.StartConsumer(nil)
 		s.WaitConsumed()
@@ -335,13 +370,13 @@ func TestReconcile(t *testing.T) {
 
 		rep, err := rc.Reconcile(ctx)
 		require.NoError(t, err)
-		require.Equal(t, 6, rep.NotCached)
-		require.Equal(t, 6, rep.Loaded)
+		require.Equal(t, windows, rep.NotCached)
+		require.Equal(t, windows, rep.Loaded)
 		requireAgree(t, s, got, boards)
 
 		rep, err = rc.Reconcile(ctx)
 		require.NoError(t, err)
-		require.Equal(t, 6, rep.Checked)
+		require.Equal(t, windows, rep.Checked)
 		require.Zero(t, rep.NotCached)
 		require.Zero(t, rep.Differing)
 	})
@@ -387,6 +422,27 @@ func gauge(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	}
 	t.Fatalf("no metric %s", name)
 	return 0
+}
+
+// labelled returns a gauge vector's values by "board/window" label.
+func labelled(t *testing.T, reg *prometheus.Registry, name string) map[string]float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	out := map[string]float64{}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			l := map[string]string{}
+			for _, lp := range m.GetLabel() {
+				l[lp.GetName()] = lp.GetValue()
+			}
+			out[l["board"]+"/"+l["window"]] = m.GetGauge().GetValue()
+		}
+	}
+	return out
 }
 
 // A window a read found not cached is rebuilt in the background.

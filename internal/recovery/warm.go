@@ -9,14 +9,19 @@ import (
 	"example.com/leaderboard/internal/leaderboard"
 )
 
-// activeSince is how far back a board's last event may be for the board to
-// count as active: its current windows are warmed and reconciled.
-const activeSince = 8 * 24 * time.Hour
-
-// currentWindows are the windows a board's readers ask for most.
-func currentWindows(now time.Time) []leaderboard.Window {
-	w := leaderboard.StandardWindows(now)
-	return w[:]
+// hotWindows are the windows warm-ups and reconciliations cover, current
+// ones first (see leaderboard.HotWindows), and the instant from which a
+// board's last event makes it active: the start of the earliest of them, so
+// that every board with an event in a hot daily or weekly window is covered.
+func hotWindows(now time.Time) ([]leaderboard.Window, time.Time) {
+	ws := leaderboard.HotWindows(now)
+	since := ws[0].Start
+	for _, w := range ws {
+		if w.Type != leaderboard.AllTime && w.Start.Before(since) {
+			since = w.Start
+		}
+	}
+	return ws, since
 }
 
 // WarmReport is what one warm-up did.
@@ -25,12 +30,12 @@ type WarmReport struct {
 	Took                                     time.Duration
 }
 
-// WarmUp checks the current daily, weekly and all-time windows of every
-// active board and rebuilds those Valkey does not hold. With force, it
-// rebuilds them all (after Valkey lost data while the service ran, a window
-// created since may be partial). The whole run is bounded by timeout; what
-// is left is reported and answered from ClickHouse meanwhile (and warmed by
-// reads).
+// WarmUp checks the hot windows (see leaderboard.HotWindows) of every active
+// board and rebuilds those Valkey does not hold. With force, it rebuilds them
+// all (after Valkey lost data while the service ran, a window created since
+// may be partial). Every board's current windows come before any earlier
+// day or week. The whole run is bounded by timeout; what is left is reported
+// and answered from ClickHouse meanwhile (and warmed by reads).
 func (r *Rebuilder) WarmUp(ctx context.Context, force bool, timeout time.Duration) (WarmReport, error) {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, timeout)
@@ -45,8 +50,8 @@ func (r *Rebuilder) WarmUp(ctx context.Context, force bool, timeout time.Duratio
 		r.log.Info("warm-up finished", "force", force, "boards", rep.Boards, "cached", rep.Cached, "rebuilt", rep.Rebuilt,
 			"failed", rep.Failed, "skipped", rep.Skipped, "took", rep.Took.String())
 	}()
-	now := r.cfg.Now()
-	boards, err := r.wh.ActiveBoards(ctx, now.Add(-activeSince))
+	windows, since := hotWindows(r.cfg.Now())
+	boards, err := r.wh.ActiveBoards(ctx, since)
 	if err != nil {
 		return rep, unavailable("clickhouse", err)
 	}
@@ -56,8 +61,8 @@ func (r *Rebuilder) WarmUp(ctx context.Context, force bool, timeout time.Duratio
 			r.m.warmups.WithLabelValues(result).Inc()
 		}
 	}
-	for _, board := range boards {
-		for _, w := range currentWindows(now) {
+	for _, w := range windows {
+		for _, board := range boards {
 			if ctx.Err() != nil {
 				rep.Skipped++
 				count("skipped")
