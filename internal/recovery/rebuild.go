@@ -20,6 +20,7 @@ type Warehouse interface {
 	StandingsAt(ctx context.Context, board string, w leaderboard.Window, agg leaderboard.Aggregation, at, since map[int32]int64, fn func(leaderboard.Standing) error) error
 	Marks(ctx context.Context, board string, from time.Time, at map[int32]int64, fn func(warehouse.Mark) error) error
 	ActiveBoards(ctx context.Context, since time.Time) ([]string, error)
+	LatestOccurredAt(ctx context.Context, board string, at map[int32]int64) (time.Time, error)
 }
 
 // Hot is what recovery needs of the hot store (*hotboard.Store).
@@ -260,10 +261,20 @@ func (r *Rebuilder) try(ctx context.Context, board string, w leaderboard.Window,
 		}
 		var opts hotboard.CommitOptions
 		if seed {
-			// No record below P1 has an occurred_at later than now plus
-			// the allowed skew: windows starting after that hold only
-			// records the consumer applies from P1 on.
-			opts.CompleteFrom = r.cfg.Now().Add(r.cfg.MaxClockSkew)
+			// Windows starting after complete_from hold only records the
+			// consumer applies from P1 on: it must be later than every
+			// occurred_at below P1. Now plus the allowed skew bounds them
+			// for producers whose clocks are right; the board's latest
+			// occurred_at covers a record timestamp set in the future.
+			cfrom := r.cfg.Now().Add(r.cfg.MaxClockSkew)
+			latest, err := r.wh.LatestOccurredAt(ctx, board, p1)
+			if err != nil {
+				return unavailable("clickhouse", err)
+			}
+			if !latest.Before(cfrom) {
+				cfrom = latest.Add(time.Millisecond)
+			}
+			opts.CompleteFrom = cfrom
 		}
 		committed = true
 		if err := b.Commit(ctx, p1, opts); err != nil {

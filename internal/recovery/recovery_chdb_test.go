@@ -228,6 +228,17 @@ func TestWarmUpAfterValkeyFlush(t *testing.T) {
 	requireAgree(t, s, got, boards)
 	yesterday := leaderboard.HotWindows(time.Now().UTC())[3]
 	require.NotEmpty(t, got.expect("wf1", yesterday))
+	// A producer whose clock runs 3 days ahead: valid (occurred_at is
+	// checked against the record timestamp), in a window that has not begun.
+	future := leaderboard.Event{EventID: "future", BoardID: "wf1", PlayerID: "p1", Score: 7,
+		OccurredAt: time.Now().UTC().Add(72 * time.Hour).Truncate(time.Millisecond)}
+	got.add(future)
+	fr := record(future)
+	fr.Timestamp = future.OccurredAt
+	s.Produce(fr)
+	s.WaitConsumed()
+	futureDay := leaderboard.DailyWindow(future.OccurredAt)
+	require.Len(t, hotAll(t, s, "wf1", futureDay), 1, "applied before the loss")
 
 	c := s.Valkey.Client(t)
 	require.NoError(t, c.Do(ctx, c.B().Flushall().Build()).Error())
@@ -250,6 +261,10 @@ func TestWarmUpAfterValkeyFlush(t *testing.T) {
 	st, err := s.Hot.Status(ctx, "wf1")
 	require.NoError(t, err)
 	require.False(t, st.CompleteFrom.IsZero(), "the rebuild seeded the marks and recorded it")
+	require.True(t, st.CompleteFrom.After(future.OccurredAt), "complete_from %s is after every occurred_at below the rebuild", st.CompleteFrom)
+	_, err = s.Hot.Count(ctx, "wf1", futureDay)
+	require.ErrorIs(t, err, leaderboard.ErrNotCached, "the future day lost its event: not cached, never empty")
+	require.Equal(t, got.expect("wf1", futureDay), chAll(t, s, "wf1", futureDay))
 	requireAgree(t, s, got, boards)
 
 	// copies of events from before the loss, and new events

@@ -182,6 +182,24 @@ func (s *Store) Marks(ctx context.Context, board string, from time.Time, at map[
 	return nil
 }
 
+// LatestOccurredAt returns the latest occurred_at among the board's accepted
+// deliveries below at (the zero time when there is none). It reads events
+// without FINAL: an unmerged conflicting copy can only make it later, which
+// its caller (a rebuild's complete_from) takes as a safe bound.
+func (s *Store) LatestOccurredAt(ctx context.Context, board string, at map[int32]int64) (time.Time, error) {
+	var ms, n int64
+	err := s.db.QueryRowContext(ctx,
+		"SELECT toInt64(max(toUnixTimestamp64Milli(occurred_at))), toInt64(count()) FROM "+s.database+".events "+
+			"WHERE board_id = ? AND src_offset < "+offsetBound(at)+noJIT, board).Scan(&ms, &n)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("clickhouse latest occurred_at: %w", err)
+	}
+	if n == 0 {
+		return time.Time{}, nil
+	}
+	return time.UnixMilli(ms).UTC(), nil
+}
+
 // ActiveBoards lists, sorted (bytewise), the boards having an accepted
 // event with occurred_at >= since or a definition. It reads events without
 // FINAL: an unmerged conflicting copy (never applied) that occurred after
