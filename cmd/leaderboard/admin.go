@@ -263,6 +263,9 @@ func reconcileCmd(ctx context.Context, args []string, getenv func(string) string
 		line := fmt.Sprintf("  %s %s: %s; hot %d players, clickhouse %d; top match %t, board match %t, needs rebuild %t; positions %s",
 			ch.LeaderboardID, windowKey(ch.Window), state, ch.HotPlayers, ch.ClickHousePlayers,
 			ch.TopMatch, ch.BoardMatch, ch.NeedsRebuild, formatPositions(ch.Positions))
+		if ch.Inconsistent {
+			line += "; inconsistent in valkey"
+		}
 		if ch.Error != nil && *ch.Error != "" {
 			line += "; error: " + *ch.Error
 		}

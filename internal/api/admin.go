@@ -74,6 +74,7 @@ type ReconcileCheck struct {
 	TopMatch          bool             `json:"top_match"`
 	BoardMatch        bool             `json:"board_match"`
 	NeedsRebuild      bool             `json:"needs_rebuild"`
+	Inconsistent      bool             `json:"inconsistent"`
 	Repaired          bool             `json:"repaired"`
 	Unrepaired        bool             `json:"unrepaired"`
 	Error             *string          `json:"error"` // null when none
@@ -111,7 +112,7 @@ func reconcileOf(rep recovery.Report) ReconcileResponse {
 	for _, ch := range rep.Checks {
 		cj := ReconcileCheck{LeaderboardID: ch.Board, Window: windowOf(ch.Window), Positions: positionsJSON(ch.Positions),
 			HotPlayers: ch.HotPlayers, ClickHousePlayers: ch.ClickHousePlayers, TopMatch: ch.TopMatch, BoardMatch: ch.BoardMatch,
-			NeedsRebuild: ch.NeedsRebuild, Repaired: ch.Repaired, Unrepaired: ch.Unrepaired}
+			NeedsRebuild: ch.NeedsRebuild, Inconsistent: ch.Inconsistent, Repaired: ch.Repaired, Unrepaired: ch.Unrepaired}
 		if ch.Error != "" {
 			e := ch.Error
 			cj.Error = &e

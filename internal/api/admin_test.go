@@ -353,15 +353,15 @@ func TestAdminReconcileBody(t *testing.T) {
 					{Board: "promo", Window: day, Positions: map[int32]int64{0: 10, 1: 20}, HotPlayers: 100, ClickHousePlayers: 101,
 						TopMatch: true, BoardMatch: false, Repaired: true},
 					{Board: "other", Window: leaderboard.AllTimeWindow(), HotPlayers: 5, ClickHousePlayers: 5,
-						TopMatch: true, BoardMatch: true, NeedsRebuild: true, Unrepaired: true, Error: "rebuild: valkey down"},
+						TopMatch: true, BoardMatch: true, NeedsRebuild: true, Inconsistent: true, Unrepaired: true, Error: "rebuild: valkey down"},
 				}},
 			want: `{"started":"2026-12-03T10:15:02.120Z","took_ms":2000.5,"checked":12,"not_cached":3,"loaded":2,"differing":2,"repaired":1,"unrepaired":1,"checks":[` +
 				`{"leaderboard_id":"promo","window":{"type":"daily","start":"2026-12-03T00:00:00.000Z","end":"2026-12-04T00:00:00.000Z"},` +
 				`"positions":{"0":10,"1":20},"hot_players":100,"clickhouse_players":101,"top_match":true,"board_match":false,` +
-				`"needs_rebuild":false,"repaired":true,"unrepaired":false,"error":null},` +
+				`"needs_rebuild":false,"inconsistent":false,"repaired":true,"unrepaired":false,"error":null},` +
 				`{"leaderboard_id":"other","window":{"type":"alltime","start":null,"end":null},` +
 				`"positions":{},"hot_players":5,"clickhouse_players":5,"top_match":true,"board_match":true,` +
-				`"needs_rebuild":true,"repaired":false,"unrepaired":true,"error":"rebuild: valkey down"}]}`,
+				`"needs_rebuild":true,"inconsistent":true,"repaired":false,"unrepaired":true,"error":"rebuild: valkey down"}]}`,
 		},
 	}
 	for _, tc := range cases {

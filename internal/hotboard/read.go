@@ -224,6 +224,8 @@ func (s *Store) read(ctx context.Context, script *valkey.Lua, op, board string, 
 		return nil, fmt.Errorf("%w: board %s window %s is not in the hot store", leaderboard.ErrNotCached, board, w.Key())
 	case "oor":
 		return nil, fmt.Errorf("%w: board %s window %s", leaderboard.ErrTotalOutOfRange, board, w.Key())
+	case "inconsistent":
+		return nil, fmt.Errorf("board %s window %s: %w", board, w.Key(), ErrInconsistent)
 	case "untrusted":
 		return nil, fmt.Errorf("%w: board %s window %s was created after Valkey lost its data: it is served from ClickHouse until rebuilt", leaderboard.ErrNotCached, board, w.Key())
 	case "rebuild":

@@ -216,6 +216,9 @@ if (st[1] and st[1] ~= '0') or st[2] == '1' then return {'oor'} end
 if rebuild then return {'rebuild'} end
 local z, t = base .. 'z:' .. wk, base .. 't:' .. wk
 local cnt = redis.call('ZCARD', z)
+-- every ranked player has a member, a total and a reached_at: a key lost
+-- on its own (an operator's DEL, a partial restore) shows here, in O(1)
+if cnt ~= redis.call('HLEN', t) or cnt ~= redis.call('HLEN', base .. 'r:' .. wk) then return {'inconsistent'} end
 -- entries from rank 'from' (0-based): {'ok', count, from, member1, total1, ...}
 local function entries(from, members)
   local res = {'ok', cnt, from}
@@ -228,7 +231,7 @@ local function entries(from, members)
     local tots = redis.call('HMGET', t, unpack(players))
     for k = i, j do
       local tot = tots[k - i + 1]
-      if not tot then return redis.error_reply('ERR hotboard: no total for a ranked member') end
+      if not tot then return redis.error_reply('ERR hotboard: inconsistent window: no total for a ranked member') end
       res[#res + 1] = members[k]
       res[#res + 1] = tot
     end
@@ -293,7 +296,7 @@ local player, ctx = ARGV[4], tonumber(ARGV[5])
 local r = redis.call('HGET', base .. 'r:' .. wk, player)
 if not r then return {'ok', cnt, 'nf'} end
 local rank = redis.call('ZRANK', z, r .. player)
-if not rank then return redis.error_reply('ERR hotboard: player has a reached_at but no member') end
+if not rank then return redis.error_reply('ERR hotboard: inconsistent window: player has a reached_at but no member') end
 local from = rank - ctx
 if from < 0 then from = 0 end
 local res = entries(from, redis.call('ZRANGE', z, from, rank + ctx))
@@ -447,14 +450,16 @@ return 'OK'
 // snapshotScript copies a window's ranking and totals, with the board's
 // watermarks, in one atomic step (for comparisons that take longer than a
 // script may). KEYS[1] = base..'wm'; ARGV: base, wk, snapshot base, ttl_ms.
-// Returns {'ok', watermarks (flat), oor, overflow, needs_rebuild} or
-// {'missing'}.
+// Returns {'ok', watermarks (flat), oor, overflow, needs_rebuild},
+// {'missing'} or {'inconsistent'}.
 var snapshotScript = valkey.NewLuaScript(luaCommon + `
 local base, wk, sb = ARGV[1], ARGV[2], ARGV[3]
 if KEYS[1] ~= base .. 'wm' then return redis.error_reply('ERR hotboard: key mismatch') end
 if string.sub(sb, 1, #base) ~= base then return redis.error_reply('ERR hotboard: snapshot not under base') end
 local m = base .. 'm:' .. wk
 if redis.call('EXISTS', m) == 0 then return {'missing'} end
+local cnt = redis.call('ZCARD', base .. 'z:' .. wk)
+if cnt ~= redis.call('HLEN', base .. 't:' .. wk) or cnt ~= redis.call('HLEN', base .. 'r:' .. wk) then return {'inconsistent'} end
 for _, k in ipairs({'z', 't'}) do
   local src = base .. k .. ':' .. wk
   if redis.call('EXISTS', src) == 1 then
@@ -485,7 +490,7 @@ local players = {}
 for k = 1, #members do players[k] = string.sub(members[k], 17) end
 local tots = redis.call('HMGET', t, unpack(players))
 for k = 1, #members do
-  if not tots[k] then return redis.error_reply('ERR hotboard: no total for a ranked member') end
+  if not tots[k] then return redis.error_reply('ERR hotboard: inconsistent window: no total for a ranked member') end
   res[#res + 1] = members[k]
   res[#res + 1] = tots[k]
 end

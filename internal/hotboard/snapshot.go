@@ -51,8 +51,11 @@ func (s *Store) Snapshot(ctx context.Context, board string, w leaderboard.Window
 	if err != nil {
 		return nil, s.wrap("snapshot", err)
 	}
-	if status, _ := res[0].ToString(); status == "missing" {
+	switch status, _ := res[0].ToString(); status {
+	case "missing":
 		return nil, fmt.Errorf("%w: board %s window %s is not in the hot store", leaderboard.ErrNotCached, board, w.Key())
+	case "inconsistent":
+		return nil, fmt.Errorf("board %s window %s: %w", board, w.Key(), ErrInconsistent)
 	}
 	if len(res) != 5 {
 		return nil, fmt.Errorf("hotboard: snapshot: malformed reply")

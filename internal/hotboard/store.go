@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -129,6 +130,16 @@ func (s *Store) Ping(ctx context.Context) error {
 	return s.wrap("ping", s.c.Do(ctx, s.c.B().Ping().Build()).Error())
 }
 
+// ErrInconsistent: a hot window's keys disagree (a ranked player without a
+// total or reached_at, a key lost on its own). It wraps
+// leaderboard.ErrNotCached, so reads fall back to ClickHouse; a rebuild
+// replaces every key of the window and repairs it.
+var ErrInconsistent = fmt.Errorf("%w: the hot window's keys are inconsistent (served from ClickHouse until rebuilt)", leaderboard.ErrNotCached)
+
+// inconsistentReply starts the scripts' error replies for an inconsistent
+// window.
+const inconsistentReply = "hotboard: inconsistent window"
+
 // Key layout (base = "<prefix>:{<board>}:"):
 //
 //	base+"wm"          hash partition -> next offset to apply
@@ -224,7 +235,10 @@ func (s *Store) wrap(op string, err error) error {
 	if err == nil {
 		return nil
 	}
-	if _, ok := valkey.IsValkeyErr(err); ok {
+	if ve, ok := valkey.IsValkeyErr(err); ok {
+		if strings.Contains(ve.Error(), inconsistentReply) {
+			return fmt.Errorf("hotboard: %s: %w: %w", op, ErrInconsistent, err)
+		}
 		return fmt.Errorf("hotboard: %s: %w", op, err)
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {

@@ -383,7 +383,7 @@ func (r *Rebuilder) seed(ctx context.Context, board string, at map[int32]int64) 
 // leaderboard.ErrUnavailable.
 func unavailable(store string, err error) error {
 	for _, s := range []error{leaderboard.ErrUnavailable, leaderboard.ErrInvalidArgument, leaderboard.ErrConflict,
-		leaderboard.ErrNotFound, leaderboard.ErrTotalOutOfRange, context.Canceled, context.DeadlineExceeded} {
+		leaderboard.ErrNotFound, leaderboard.ErrNotCached, leaderboard.ErrTotalOutOfRange, context.Canceled, context.DeadlineExceeded} {
 		if errors.Is(err, s) {
 			return err
 		}

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"example.com/leaderboard/internal/hotboard"
 	"example.com/leaderboard/internal/leaderboard"
 )
 
@@ -59,6 +60,11 @@ func (rc *Reconciler) Reconcile(ctx context.Context) (Report, error) {
 	for _, w := range windows {
 		for _, board := range boards {
 			c, err := rc.check(ctx, board, w)
+			if errors.Is(err, hotboard.ErrInconsistent) {
+				// held but broken (a key lost on its own): a difference,
+				// repaired like one
+				c.Inconsistent, err = true, nil
+			}
 			if errors.Is(err, leaderboard.ErrNotCached) {
 				// A hot window Valkey does not hold (of a board that first
 				// appeared after Valkey lost its data: the consumer creates
@@ -85,7 +91,7 @@ func (rc *Reconciler) Reconcile(ctx context.Context) (Report, error) {
 			rep.Differing++
 			r.log.Warn("hot window differs from clickhouse at aligned offsets; rebuilding", "board", board, "window", w.Key(),
 				"hot_players", c.HotPlayers, "clickhouse_players", c.ClickHousePlayers, "top_match", c.TopMatch,
-				"board_match", c.BoardMatch, "needs_rebuild", c.NeedsRebuild, "positions", c.Positions)
+				"board_match", c.BoardMatch, "needs_rebuild", c.NeedsRebuild, "inconsistent", c.Inconsistent, "positions", c.Positions)
 			if _, err := r.rebuild(ctx, board, w, "reconcile"); err != nil {
 				c.Unrepaired, c.Error = true, err.Error()
 			} else if again, err := rc.check(ctx, board, w); err != nil || again.Differs() {

@@ -372,6 +372,21 @@ func TestReconcile(t *testing.T) {
 		requireAgree(t, s, got, boards)
 	})
 
+	t.Run("a key lost on its own is repaired", func(t *testing.T) {
+		c := s.Valkey.Client(t)
+		require.NoError(t, c.Do(ctx, c.B().Del().Key("lb:{rc2}:t:"+daily.Key()).Build()).Error())
+		_, err := s.Hot.Count(ctx, "rc2", daily)
+		require.ErrorIs(t, err, hotboard.ErrInconsistent)
+		rep, err := rc.Reconcile(ctx)
+		require.NoError(t, err)
+		require.Equal(t, 1, rep.Differing)
+		require.Equal(t, 1, rep.Repaired, "%+v", rep.Checks)
+		require.Len(t, rep.Checks, 1)
+		require.True(t, rep.Checks[0].Inconsistent)
+		require.Equal(t, 1.0, labelled(t, reg, "leaderboard_reconcile_mismatch")["rc2/daily"])
+		requireAgree(t, s, got, boards)
+	})
+
 	// After Valkey lost its data the consumer creates no window: the
 	// reconciler loads the ones Valkey does not hold.
 	t.Run("windows Valkey does not hold are loaded", func(t *testing.T) {

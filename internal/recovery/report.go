@@ -45,6 +45,9 @@ type Check struct {
 	TopMatch, BoardMatch bool
 	// NeedsRebuild: the hot board holds an event it could not apply exactly.
 	NeedsRebuild bool
+	// Inconsistent: the hot window's keys disagree (hotboard.ErrInconsistent);
+	// nothing was compared.
+	Inconsistent bool
 	// Repaired: the window differed, was rebuilt, and a second check found
 	// no difference. Unrepaired: it still differs (or the rebuild failed;
 	// Error says why).
@@ -54,7 +57,7 @@ type Check struct {
 
 // Differs reports whether the two sides differ.
 func (c Check) Differs() bool {
-	return c.NeedsRebuild || c.HotPlayers != c.ClickHousePlayers || !c.TopMatch || !c.BoardMatch
+	return c.NeedsRebuild || c.Inconsistent || c.HotPlayers != c.ClickHousePlayers || !c.TopMatch || !c.BoardMatch
 }
 
 // Report is one reconciliation run.
