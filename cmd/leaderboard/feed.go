@@ -58,6 +58,12 @@ func (f *feedGate) decide(ctx context.Context) error {
 }
 
 func (f *feedGate) decideOnce(ctx context.Context) error {
+	// aliveKey written by an earlier run and still there: Valkey kept its
+	// data since that run decided (read before writing it again).
+	kept, err := f.vk.Do(ctx, f.vk.B().Exists().Key(aliveKey).Build()).AsInt64()
+	if err != nil {
+		return fmt.Errorf("valkey: %w", err)
+	}
 	if err := f.vk.Do(ctx, f.vk.B().Set().Key(aliveKey).Value("1").Build()).Error(); err != nil {
 		return fmt.Errorf("valkey: %w", err)
 	}
@@ -82,8 +88,18 @@ func (f *feedGate) decideOnce(ctx context.Context) error {
 		}
 	})
 	if consumed {
+		// No continuous feed: windows are created only under a board's
+		// complete_from, and feed-created ones are not trusted (one made
+		// between a loss and its detection may be partial).
 		f.hot.SetCreateMissing(false)
 		f.hot.DistrustFeedCreated()
+		if kept == 1 {
+			// A loss an earlier run already handled: its rebuilt windows
+			// are good, the warm-up only fills in what is missing.
+			f.log.Info("valkey lost its data before an earlier run and kept it since: " +
+				"hot windows not rebuilt since are answered from ClickHouse until the warm-up or a read rebuilds them")
+			return nil
+		}
 		f.lost.Store(true)
 		f.log.Warn("valkey has lost the hot boards (no feed marker, but the consumer group has committed offsets): " +
 			"missing hot boards are not created from new events and reads fall back to ClickHouse until they are rebuilt")

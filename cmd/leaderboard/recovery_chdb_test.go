@@ -232,6 +232,23 @@ func TestValkeyLossDuringIngestion(t *testing.T) {
 		requireHotEqualsExpected(t, in, f, boards)
 	})
 
+	t.Run("a restart with valkey intact after a loss is no new loss", func(t *testing.T) {
+		require.Equal(t, 0, in.stop(), in.logs.String())
+		in.start()
+		f.produce(boards, 50)
+		in.waitConsumed(f.sent)
+		requireHotEqualsExpected(t, in, f, boards)
+		require.Eventually(t, func() bool { return strings.Contains(in.logs.String(), `"msg":"warm-up finished"`) },
+			30*time.Second, 50*time.Millisecond)
+		logs := in.logs.String()
+		require.Contains(t, logs, "kept it since")
+		require.NotContains(t, logs, "valkey has lost the hot boards")
+		// not forced: only windows the last run's warm-up had not reached
+		// yet (it was stopped) are rebuilt
+		require.Contains(t, logs, `"force":false`)
+		require.Contains(t, logs, `"failed":0`)
+	})
+
 	t.Run("rebuild and reconcile commands", func(t *testing.T) {
 		code, out, errOut := in.runCmd(binPath, "rebuild", "--board", "vf1", "--window", "alltime")
 		require.Equal(t, 0, code, "%s %s", out, errOut)
