@@ -126,22 +126,42 @@ func (f *feedGate) probe(ctx context.Context) error {
 	if n == 0 {
 		f.hot.SetCreateMissing(false)
 	}
-	// aliveKey is written when the feed state is decided: finding it gone
-	// means Valkey lost its data since (a flush, a restart without
-	// persistence), however many times that happens.
-	err = f.vk.Do(ctx, f.vk.B().Set().Key(aliveKey).Value("1").Nx().Build()).Error()
-	if valkey.IsValkeyNil(err) {
-		return nil // it was there
+	_, err = f.kept(ctx)
+	return err
+}
+
+// kept reports whether Valkey kept its data since the feed state was
+// decided: aliveKey, written then, is still there. Finding it gone means
+// Valkey lost its data since (a flush, a restart without persistence),
+// however many times that happens; the loss is handled before kept returns
+// (hotboard.Store.SetKeptCheck relies on it), and only then is the key
+// written again, so whoever finds it present sees the handled state.
+func (f *feedGate) kept(ctx context.Context) (bool, error) {
+	if !f.decided.Load() {
+		return true, nil // creation is still off and no window is trusted from the feed yet
 	}
+	n, err := f.vk.Do(ctx, f.vk.B().Exists().Key(aliveKey).Build()).AsInt64()
 	if err != nil {
-		return err
+		return false, err
+	}
+	if n == 1 {
+		return true, nil
 	}
 	f.hot.SetCreateMissing(false)
 	f.hot.DistrustFeedCreated()
 	f.lost.Store(true)
+	// Several callers may notice the same loss: the one that writes the key
+	// again asks for the warm-up.
+	err = f.vk.Do(ctx, f.vk.B().Set().Key(aliveKey).Value("1").Nx().Build()).Error()
+	if valkey.IsValkeyNil(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
 	select {
 	case f.lossCh <- struct{}{}:
 	default:
 	}
-	return nil
+	return false, nil
 }

@@ -262,3 +262,38 @@ func TestValkeyLossDuringIngestion(t *testing.T) {
 	})
 	require.Equal(t, 0, in.stop(), in.logs.String())
 }
+
+// A read right after Valkey lost its data, before the health probe noticed
+// (its interval is an hour here): the read's own check notices, so the cache
+// never answers a lost window as empty; the warm-up follows.
+func TestReadRightAfterValkeyLoss(t *testing.T) {
+	vk := valkeytest.Start(t)
+	in := newInstance(t, vk.Addr())
+	in.env["LEADERBOARD_HEALTH_INTERVAL"] = "1h"
+	in.migrate()
+	in.start()
+	boards := []string{"rr1"}
+	f := newFeeder(t, in, 21)
+	f.produce(boards, 200)
+	in.waitConsumed(f.sent)
+	requireHotEqualsExpected(t, in, f, boards)
+
+	c := vk.Client(t)
+	require.NoError(t, c.Do(context.Background(), c.B().Flushall().Build()).Error())
+	for _, w := range leaderboard.StandardWindows(time.Now().UTC()) {
+		window := string(w.Type)
+		want := f.expect("rr1", w)
+		require.NotEmpty(t, want)
+		for _, source := range []string{"cache", ""} {
+			code, body := in.rankings("rr1", window, source)
+			if source == "cache" && code == http.StatusServiceUnavailable {
+				continue // not cached (yet): right
+			}
+			require.Equal(t, http.StatusOK, code, "%s from %q", window, source)
+			require.Equal(t, want, body.Entries, "%s from %q (%s)", window, source, body.Source)
+		}
+	}
+	require.Eventually(t, func() bool { return strings.Contains(in.logs.String(), `"force":true`) },
+		30*time.Second, 50*time.Millisecond, "the read noticed the loss and the warm-up was forced")
+	requireHotEqualsExpected(t, in, f, boards)
+}

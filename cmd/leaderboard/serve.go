@@ -114,6 +114,7 @@ func serve(ctx context.Context, getenv func(string) string, stderr io.Writer) er
 
 	hot := hotboard.New(vk, hotboard.Options{DedupHorizon: cfg.DedupHorizon})
 	feed := &feedGate{vk: vk, hot: hot, adm: adm, cfg: cfg, log: log, lossCh: make(chan struct{}, 1)}
+	hot.SetKeptCheck(feed.kept)
 
 	producer, err := ingest.NewProducer(cfg.Brokers(), cfg.Topic, 10*time.Second)
 	if err != nil {

@@ -194,12 +194,29 @@ func (s *Store) read(ctx context.Context, script *valkey.Lua, op, board string, 
 		return nil, err
 	}
 	base := s.base(board)
-	distrust := "0"
-	if s.distrustFeed.Load() {
-		distrust = "1"
+	exec := func(distrust bool) ([]valkey.ValkeyMessage, error) {
+		d := "0"
+		if distrust {
+			d = "1"
+		}
+		args := append([]string{base, w.Key(), d}, extra...)
+		return script.Exec(ctx, s.c, []string{base + "m:" + w.Key()}, args).ToArray()
 	}
-	args := append([]string{base, w.Key(), distrust}, extra...)
-	res, err := script.Exec(ctx, s.c, []string{base + "m:" + w.Key()}, args).ToArray()
+	distrust := s.distrustFeed.Load()
+	res, err := exec(distrust)
+	if err == nil && !distrust {
+		// see SetKeptCheck: the answer stands only if Valkey had not lost
+		// its data when the script ran
+		if kept := s.kept.Load(); kept != nil {
+			ok, kerr := (*kept)(ctx)
+			if kerr != nil {
+				return nil, s.wrap(op, kerr)
+			}
+			if !ok || s.distrustFeed.Load() {
+				res, err = exec(true)
+			}
+		}
+	}
 	if err != nil {
 		return nil, s.wrap(op, err)
 	}

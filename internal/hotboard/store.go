@@ -76,6 +76,7 @@ type Store struct {
 	now           func() time.Time
 	createMissing atomic.Bool
 	distrustFeed  atomic.Bool
+	kept          atomic.Pointer[func(context.Context) (bool, error)]
 }
 
 // New returns a Store on client.
@@ -118,6 +119,17 @@ func (s *Store) SetCreateMissing(v bool) { s.createMissing.Store(v) }
 // windows created under a board's complete_from, stay trusted. It stays on
 // for the life of the Store.
 func (s *Store) DistrustFeedCreated() { s.distrustFeed.Store(true) }
+
+// SetKeptCheck installs the check that reads run after their script while
+// feed-created windows are trusted: it reports whether Valkey has kept its
+// data since the feed state was decided, and when it has not, it turns
+// creation off and distrusts feed-created windows before returning. A read
+// whose script ran just after a loss (before the service's probe noticed
+// it) could otherwise serve a window the feed recreated with only the
+// newest events, or take a lost window for an empty one; with the check, it
+// reads again under the new settings instead. It costs one round trip per
+// read while the feed is trusted.
+func (s *Store) SetKeptCheck(fn func(context.Context) (bool, error)) { s.kept.Store(&fn) }
 
 // CreateMissing reports the current setting.
 func (s *Store) CreateMissing() bool { return s.createMissing.Load() }
