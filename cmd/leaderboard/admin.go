@@ -250,8 +250,8 @@ func reconcileCmd(ctx context.Context, args []string, getenv func(string) string
 	if err := c.post(ctx, "/admin/reconcile", &rep); err != nil {
 		return fmt.Errorf("reconcile: %w", err)
 	}
-	fmt.Fprintf(stdout, "reconcile: checked %d hot windows (%d not cached, %d of them loaded), %d differing, %d repaired, %d unrepaired, took %s\n",
-		rep.Checked, rep.NotCached, rep.Loaded, rep.Differing, rep.Repaired, rep.Unrepaired, formatTook(rep.TookMS))
+	fmt.Fprintf(stdout, "reconcile: checked %d hot windows held by valkey, %d differing, %d repaired; loaded %d of %d not held; %d unrepaired; took %s\n",
+		rep.Checked, rep.Differing, rep.Repaired, rep.Loaded, rep.NotCached, rep.Unrepaired, formatTook(rep.TookMS))
 	for _, ch := range rep.Checks {
 		state := "differs"
 		switch {

@@ -274,7 +274,7 @@ func TestReconcileOutput(t *testing.T) {
 		`"needs_rebuild":false,"repaired":true,"unrepaired":false,"error":null},` +
 		`{"leaderboard_id":"other","window":{"type":"alltime","start":null,"end":null},` +
 		`"positions":{},"hot_players":5,"clickhouse_players":5,"top_match":true,"board_match":true,` +
-		`"needs_rebuild":true,"repaired":false,"unrepaired":true,"error":"rebuild: valkey down"}]}`
+		`"needs_rebuild":true,"inconsistent":true,"repaired":false,"unrepaired":true,"error":"rebuild: valkey down"}]}`
 	cases := []struct {
 		name    string
 		body    string
@@ -282,11 +282,11 @@ func TestReconcileOutput(t *testing.T) {
 		wantErr string
 	}{
 		{"nothing differs", clean,
-			"reconcile: checked 9 hot windows (1 not cached, 0 of them loaded), 0 differing, 0 repaired, 0 unrepaired, took 42ms\n", ""},
+			"reconcile: checked 9 hot windows held by valkey, 0 differing, 0 repaired; loaded 0 of 1 not held; 0 unrepaired; took 42ms\n", ""},
 		{"one repaired, one unrepaired", mixed,
-			"reconcile: checked 12 hot windows (3 not cached, 3 of them loaded), 2 differing, 1 repaired, 1 unrepaired, took 2.001s\n" +
+			"reconcile: checked 12 hot windows held by valkey, 2 differing, 1 repaired; loaded 3 of 3 not held; 1 unrepaired; took 2.001s\n" +
 				"  promo d20261203: repaired; hot 100 players, clickhouse 101; top match true, board match false, needs rebuild false; positions 0:10 1:20\n" +
-				"  other all: UNREPAIRED; hot 5 players, clickhouse 5; top match true, board match true, needs rebuild true; positions none; error: rebuild: valkey down\n",
+				"  other all: UNREPAIRED; hot 5 players, clickhouse 5; top match true, board match true, needs rebuild true; positions none; inconsistent in valkey; error: rebuild: valkey down\n",
 			"1 window(s) still differ"},
 	}
 	for _, tc := range cases {

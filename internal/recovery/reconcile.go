@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash"
 	"strconv"
+	"sync"
 	"time"
 
 	"example.com/leaderboard/internal/hotboard"
@@ -33,6 +34,9 @@ const DefaultTopN = 100
 type Reconciler struct {
 	r    *Rebuilder
 	topN int
+	// one run at a time: overlapping runs (the timer, the admin endpoint)
+	// would rebuild the same windows twice and interleave their gauges
+	mu sync.Mutex
 }
 
 // NewReconciler returns a Reconciler comparing the top topN entries apart
@@ -46,6 +50,8 @@ func NewReconciler(r *Rebuilder, topN int) *Reconciler {
 
 // Reconcile runs one reconciliation of every active board.
 func (rc *Reconciler) Reconcile(ctx context.Context) (Report, error) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
 	r := rc.r
 	rep := Report{Started: r.cfg.Now().UTC()}
 	start := time.Now()
@@ -72,8 +78,15 @@ func (rc *Reconciler) Reconcile(ctx context.Context) (Report, error) {
 				rep.NotCached++
 				if _, err := r.rebuild(ctx, board, w, "reconcile"); err != nil {
 					r.log.Warn("reconcile: loading a missing hot window failed", "board", board, "window", w.Key(), "err", err)
-				} else {
-					rep.Loaded++
+					c.Unrepaired, c.Error = true, "loading it from clickhouse: "+err.Error()
+					rep.Unrepaired++
+					rep.Checks = append(rep.Checks, c)
+					continue
+				}
+				rep.Loaded++
+				// its gauges, as loaded
+				if again, err := rc.check(ctx, board, w); err == nil {
+					found = append(found, again)
 				}
 				continue
 			}

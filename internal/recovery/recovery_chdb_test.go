@@ -402,6 +402,9 @@ func TestReconcile(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, windows, rep.NotCached)
 		require.Equal(t, windows, rep.Loaded)
+		mis := labelled(t, reg, "leaderboard_reconcile_mismatch")
+		require.Len(t, mis, windows, "loaded windows have their series too")
+		require.Zero(t, mis["rc1/daily"])
 		requireAgree(t, s, got, boards)
 
 		rep, err = rc.Reconcile(ctx)
