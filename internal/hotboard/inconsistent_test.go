@@ -14,7 +14,7 @@ import (
 // ErrInconsistent, which is ErrNotCached (reads fall back to ClickHouse),
 // and a rebuild repairs it.
 func TestInconsistentWindow(t *testing.T) {
-	for _, kind := range []string{"z", "t", "r"} {
+	for _, kind := range []string{"z", "t", "r", "m"} {
 		t.Run("without its "+kind+" key", func(t *testing.T) {
 			e := newEnv(t, createAll())
 			e.apply(leaderboard.Sum, ev("e1", "b", "amy", 10, e.at("10:00")), ev("e2", "b", "bob", 20, e.at("11:00")))
@@ -35,7 +35,7 @@ func TestInconsistentWindow(t *testing.T) {
 			require.ErrorIs(t, err, hotboard.ErrInconsistent)
 			require.Len(t, e.all("b", e.weekly()), 2, "the other windows are unharmed")
 
-			b, err := e.s.NewBuild("b", w, leaderboard.Sum)
+			b, err := e.s.NewBuild(e.ctx, "b", w, leaderboard.Sum)
 			require.NoError(t, err)
 			require.NoError(t, b.Put(e.ctx, []leaderboard.Standing{{PlayerID: "bob", Score: 20, ReachedAt: e.at("11:00")}, {PlayerID: "amy", Score: 10, ReachedAt: e.at("10:00")}}))
 			require.NoError(t, b.Commit(e.ctx, e.offsets, hotboard.CommitOptions{}))

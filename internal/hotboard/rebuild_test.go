@@ -2,6 +2,7 @@ package hotboard_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -20,7 +21,7 @@ func standing(player string, score int64, at time.Time) leaderboard.Standing {
 func TestBuildUpsert(t *testing.T) {
 	e := newEnv(t, createAll())
 	w := e.daily()
-	b, err := e.s.NewBuild("bu", w, leaderboard.Sum)
+	b, err := e.s.NewBuild(e.ctx, "bu", w, leaderboard.Sum)
 	require.NoError(t, err)
 	require.NoError(t, b.Put(e.ctx, []leaderboard.Standing{
 		standing("amy", 10, e.at("10:00")), standing("bob", 20, e.at("10:01")), standing("cat", 5, e.at("10:02")),
@@ -45,14 +46,14 @@ func TestBuildUpsert(t *testing.T) {
 	require.Equal(t, leaderboard.Sum, agg)
 
 	t.Run("another aggregation is refused", func(t *testing.T) {
-		b, err := e.s.NewBuild("bu", w, leaderboard.Max)
+		b, err := e.s.NewBuild(e.ctx, "bu", w, leaderboard.Max)
 		require.NoError(t, err)
 		require.NoError(t, b.Put(e.ctx, []leaderboard.Standing{standing("amy", 1, e.at("10:00"))}))
 		require.ErrorIs(t, b.Commit(e.ctx, map[int32]int64{0: 7}, hotboard.CommitOptions{}), leaderboard.ErrConflict)
 		require.Equal(t, got, e.all("bu", w))
 	})
 	t.Run("out of range totals are counted across upserts", func(t *testing.T) {
-		b, err := e.s.NewBuild("bo", w, leaderboard.Sum)
+		b, err := e.s.NewBuild(e.ctx, "bo", w, leaderboard.Sum)
 		require.NoError(t, err)
 		require.NoError(t, b.Put(e.ctx, []leaderboard.Standing{standing("amy", leaderboard.MaxExactTotal+1, e.at("10:00"))}))
 		require.NoError(t, b.Put(e.ctx, []leaderboard.Standing{standing("amy", 3, e.at("10:00"))}))
@@ -93,7 +94,7 @@ func TestCompleteFrom(t *testing.T) {
 	e := newEnv(t, hotboard.Options{})
 	today := leaderboard.DailyWindow(e.now)
 	yesterday := e.daily()
-	b, err := e.s.NewBuild("cf", leaderboard.AllTimeWindow(), leaderboard.Sum)
+	b, err := e.s.NewBuild(e.ctx, "cf", leaderboard.AllTimeWindow(), leaderboard.Sum)
 	require.NoError(t, err)
 	require.NoError(t, b.Commit(e.ctx, nil, hotboard.CommitOptions{CompleteFrom: today.Start}))
 
@@ -111,7 +112,7 @@ func TestCompleteFrom(t *testing.T) {
 	require.EqualValues(t, 12, e.all("cf", leaderboard.AllTimeWindow())[0].Score)
 
 	t.Run("complete_from is set once", func(t *testing.T) {
-		b, err := e.s.NewBuild("cf", leaderboard.AllTimeWindow(), leaderboard.Sum)
+		b, err := e.s.NewBuild(e.ctx, "cf", leaderboard.AllTimeWindow(), leaderboard.Sum)
 		require.NoError(t, err)
 		require.NoError(t, b.Put(e.ctx, []leaderboard.Standing{standing("amy", 12, today.Start.Add(time.Minute))}))
 		require.NoError(t, b.Commit(e.ctx, e.wm("cf"), hotboard.CommitOptions{CompleteFrom: today.End}))
@@ -154,6 +155,25 @@ func TestSnapshot(t *testing.T) {
 	require.ErrorIs(t, err, leaderboard.ErrNotCached)
 }
 
+// A snapshot of a board larger than a page reads back whole: pages of
+// MaxPage entries, totals fetched in pieces (Lua's unpack is bounded).
+func TestSnapshotOfALargeBoard(t *testing.T) {
+	e := newEnv(t, createAll())
+	const n = hotboard.MaxPage + 2345
+	st := make([]leaderboard.Standing, n)
+	for i := range st {
+		st[i] = leaderboard.Standing{PlayerID: fmt.Sprintf("p%06d", i), Score: int64(i % 777), ReachedAt: e.at("10:00").Add(time.Duration(i) * time.Millisecond)}
+	}
+	w := leaderboard.AllTimeWindow()
+	require.NoError(t, e.s.Replace(e.ctx, "large", w, st, map[int32]int64{0: 1}))
+	snap, err := e.s.Snapshot(e.ctx, "large", w)
+	require.NoError(t, err)
+	defer snap.Close(e.ctx)
+	var got []leaderboard.Entry
+	require.NoError(t, snap.Each(e.ctx, func(en leaderboard.Entry) error { got = append(got, en); return nil }))
+	require.Equal(t, leaderboard.Rank(st), got)
+}
+
 // After a loss, windows the feed created (maybe after the loss, before the
 // service noticed it) are not served until rebuilt; rebuilt windows and
 // windows created under complete_from are.
@@ -171,7 +191,7 @@ func TestDistrustFeedCreated(t *testing.T) {
 		require.ErrorIs(t, err, leaderboard.ErrNotCached, w.Key())
 	}
 	today := leaderboard.DailyWindow(e.now)
-	b, err := e.s.NewBuild("df", e.daily(), leaderboard.Sum)
+	b, err := e.s.NewBuild(e.ctx, "df", e.daily(), leaderboard.Sum)
 	require.NoError(t, err)
 	require.NoError(t, b.Put(e.ctx, []leaderboard.Standing{standing("amy", 5, e.at("10:00"))}))
 	require.NoError(t, b.Commit(e.ctx, e.wm("df"), hotboard.CommitOptions{CompleteFrom: today.Start}))
@@ -182,4 +202,50 @@ func TestDistrustFeedCreated(t *testing.T) {
 	out := e.apply(leaderboard.Sum, ev("e2", "df", "bob", 1, today.Start.Add(time.Minute)))
 	require.Equal(t, hotboard.WindowCreated, out[0].Windows[0].Result)
 	require.Len(t, e.all("df", today), 1, "created under complete_from: trusted")
+}
+
+// A build during which Valkey lost its data is refused: its temporary keys
+// hold only what was written since, and what the caller seeded meanwhile
+// (identity marks) is gone too. Nothing is installed; complete_from is not
+// recorded.
+func TestBuildRefusedAfterValkeyLoss(t *testing.T) {
+	tests := []struct {
+		name   string
+		before []leaderboard.Standing // written before the loss
+		after  []leaderboard.Standing // and after it
+	}{
+		{"players before and after the loss", []leaderboard.Standing{{PlayerID: "amy", Score: 1}}, []leaderboard.Standing{{PlayerID: "bob", Score: 2}}},
+		{"only after the loss", nil, []leaderboard.Standing{{PlayerID: "bob", Score: 2}}},
+		{"an empty build", nil, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, hotboard.Options{})
+			for i := range tt.before {
+				tt.before[i].ReachedAt = e.at("10:00")
+			}
+			for i := range tt.after {
+				tt.after[i].ReachedAt = e.at("11:00")
+			}
+			b, err := e.s.NewBuild(e.ctx, "lost", e.daily(), leaderboard.Sum)
+			require.NoError(t, err)
+			if tt.before != nil {
+				require.NoError(t, b.Put(e.ctx, tt.before))
+			}
+			require.NoError(t, e.c.Do(e.ctx, e.c.B().Flushall().Build()).Error())
+			if tt.after != nil {
+				require.NoError(t, b.Put(e.ctx, tt.after))
+			}
+			err = b.Commit(e.ctx, map[int32]int64{0: 5}, hotboard.CommitOptions{CompleteFrom: e.now})
+			require.ErrorIs(t, err, leaderboard.ErrUnavailable)
+			_, err = e.s.Count(e.ctx, "lost", e.daily())
+			require.ErrorIs(t, err, leaderboard.ErrNotCached, "nothing installed")
+			st, err := e.s.Status(e.ctx, "lost")
+			require.NoError(t, err)
+			require.True(t, st.CompleteFrom.IsZero(), "complete_from not recorded")
+			keys, err := e.c.Do(e.ctx, e.c.B().Keys().Pattern("*").Build()).AsStrSlice()
+			require.NoError(t, err)
+			require.Empty(t, keys, "the build's keys are dropped")
+		})
+	}
 }

@@ -32,16 +32,16 @@ func (e *WatermarkMismatchError) Unwrap() error { return leaderboard.ErrConflict
 // from ClickHouse), atomically: it is NewBuild, one Put of every standing,
 // and Commit. See Build.Commit for the watermark rules.
 func (s *Store) Replace(ctx context.Context, board string, w leaderboard.Window, standings []leaderboard.Standing, watermarks map[int32]int64) error {
-	b, err := s.NewBuild(board, w, "")
-	if err != nil {
-		return err
-	}
 	seen := make(map[string]struct{}, len(standings))
 	for _, st := range standings {
 		if _, dup := seen[st.PlayerID]; dup {
 			return fmt.Errorf("%w: hotboard: player %q twice", leaderboard.ErrInvalidArgument, st.PlayerID)
 		}
 		seen[st.PlayerID] = struct{}{}
+	}
+	b, err := s.NewBuild(ctx, board, w, "")
+	if err != nil {
+		return err
 	}
 	if err := b.Put(ctx, standings); err != nil {
 		b.Abort(ctx)
@@ -70,8 +70,11 @@ func (b *Build) Players() int64 { return b.players }
 
 // NewBuild starts a build of a hot window. agg is the aggregation the
 // standings were computed with ("" for Replace: the board's own); Commit
-// refuses a board whose hot state has another one.
-func (s *Store) NewBuild(board string, w leaderboard.Window, agg leaderboard.Aggregation) (*Build, error) {
+// refuses a board whose hot state has another one. It writes the build's
+// marker key first: Commit refuses a build whose marker is gone, for Valkey
+// lost its data since, and with it part of the build and whatever the
+// caller wrote meanwhile (seeded identity marks).
+func (s *Store) NewBuild(ctx context.Context, board string, w leaderboard.Window, agg leaderboard.Aggregation) (*Build, error) {
 	if err := checkBoard(board); err != nil {
 		return nil, err
 	}
@@ -85,7 +88,12 @@ func (s *Store) NewBuild(board string, w leaderboard.Window, agg leaderboard.Agg
 	if _, err := rand.Read(id[:]); err != nil {
 		return nil, err
 	}
-	return &Build{s: s, board: board, w: w, agg: agg, tmp: s.base(board) + "tmp:" + hex.EncodeToString(id[:]) + ":"}, nil
+	b := &Build{s: s, board: board, w: w, agg: agg, tmp: s.base(board) + "tmp:" + hex.EncodeToString(id[:]) + ":"}
+	err := s.c.Do(ctx, s.c.B().Set().Key(b.tmp+"begun").Value("1").Px(replaceBuildTTL).Build()).Error()
+	if err != nil {
+		return nil, s.wrap("build", err)
+	}
+	return b, nil
 }
 
 // Put writes standings into the build, replacing the standing of a player
@@ -123,7 +131,7 @@ func (b *Build) Put(ctx context.Context, standings []leaderboard.Standing) error
 
 // Abort drops the build's temporary keys (best effort; they expire anyway).
 func (b *Build) Abort(ctx context.Context) {
-	_ = b.s.c.Do(context.WithoutCancel(ctx), b.s.c.B().Del().Key(b.tmp+"z", b.tmp+"t", b.tmp+"r", b.tmp+"c").Build()).Error()
+	_ = b.s.c.Do(context.WithoutCancel(ctx), b.s.c.B().Del().Key(b.tmp+"z", b.tmp+"t", b.tmp+"r", b.tmp+"c", b.tmp+"begun").Build()).Error()
 }
 
 // CommitOptions tune Commit.
@@ -219,6 +227,8 @@ func (b *Build) Commit(ctx context.Context, watermarks map[int32]int64, opts Com
 			e.Hot[int32(pi)] = vi
 		}
 		return e
+	case "lost":
+		return fmt.Errorf("%w: hotboard: Valkey lost its data during the build of %s/%s", leaderboard.ErrUnavailable, b.board, b.w.Key())
 	case "incomplete":
 		return fmt.Errorf("%w: hotboard: replace: the build of %s/%s expired or was altered", leaderboard.ErrUnavailable, b.board, b.w.Key())
 	}

@@ -207,6 +207,8 @@ if KEYS[1] ~= m then return redis.error_reply('ERR hotboard: key mismatch') end
 local gen = redis.call('HMGET', base .. 'bm', 'rebuild_gen', 'rebuilt_gen', 'complete_from')
 local rebuild = tonumber(gen[1] or '0') > tonumber(gen[2] or '0')
 if redis.call('EXISTS', m) == 0 then
+  -- its ranking without its meta key: lost on its own, not an empty window
+  if redis.call('EXISTS', base .. 'z:' .. wk, base .. 't:' .. wk, base .. 'r:' .. wk) > 0 then return {'inconsistent'} end
   if rebuild then return {'rebuild'} end
   return {'missing', gen[3] or ''}
 end
@@ -353,7 +355,8 @@ for i = 3, #ARGV, 3 do
 end
 redis.call('HINCRBY', c, 'n', dn)
 redis.call('HINCRBY', c, 'oor', door)
-for _, k in ipairs({z, t, r, c}) do redis.call('PEXPIRE', k, ARGV[2]) end
+-- the marker too (a no-op once Valkey lost it: it is never recreated here)
+for _, k in ipairs({z, t, r, c, tb .. 'begun'}) do redis.call('PEXPIRE', k, ARGV[2]) end
 return 'OK'
 `)
 
@@ -368,7 +371,13 @@ local base, wk, tb = ARGV[1], ARGV[2], ARGV[3]
 if KEYS[1] ~= base .. 'wm' then return redis.error_reply('ERR hotboard: key mismatch') end
 if string.sub(tb, 1, #base) ~= base then return redis.error_reply('ERR hotboard: tmp not under base') end
 local tmpz, tmpt, tmpr, tmpc = tb .. 'z', tb .. 't', tb .. 'r', tb .. 'c'
-local function droptmp() redis.call('DEL', tmpz, tmpt, tmpr, tmpc) end
+local function droptmp() redis.call('DEL', tmpz, tmpt, tmpr, tmpc, tb .. 'begun') end
+-- the marker NewBuild wrote: gone means Valkey lost its data during the
+-- build (part of it, and of what the caller seeded, with it)
+if redis.call('EXISTS', tb .. 'begun') == 0 then
+  droptmp()
+  return {'lost'}
+end
 local agg, now, exp, cfrom = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 local bm = base .. 'bm'
 local cur = redis.call('HGET', bm, 'agg')
@@ -406,7 +415,7 @@ for _, k in ipairs({'z:', 't:', 'r:'}) do
     redis.call('DEL', dst)
   end
 end
-redis.call('DEL', tmpc)
+redis.call('DEL', tmpc, tb .. 'begun')
 -- records below the snapshot's watermarks are in the build: never apply
 -- them again
 for p, v in pairs(want) do
@@ -457,7 +466,10 @@ local base, wk, sb = ARGV[1], ARGV[2], ARGV[3]
 if KEYS[1] ~= base .. 'wm' then return redis.error_reply('ERR hotboard: key mismatch') end
 if string.sub(sb, 1, #base) ~= base then return redis.error_reply('ERR hotboard: snapshot not under base') end
 local m = base .. 'm:' .. wk
-if redis.call('EXISTS', m) == 0 then return {'missing'} end
+if redis.call('EXISTS', m) == 0 then
+  if redis.call('EXISTS', base .. 'z:' .. wk, base .. 't:' .. wk, base .. 'r:' .. wk) > 0 then return {'inconsistent'} end
+  return {'missing'}
+end
 local cnt = redis.call('ZCARD', base .. 'z:' .. wk)
 if cnt ~= redis.call('HLEN', base .. 't:' .. wk) or cnt ~= redis.call('HLEN', base .. 'r:' .. wk) then return {'inconsistent'} end
 for _, k in ipairs({'z', 't'}) do
@@ -486,13 +498,21 @@ local cnt = redis.call('ZCARD', z)
 local res = {'ok', cnt, from}
 if n <= 0 or from >= cnt then return res end
 local members = redis.call('ZRANGE', z, from, from + n - 1)
-local players = {}
-for k = 1, #members do players[k] = string.sub(members[k], 17) end
-local tots = redis.call('HMGET', t, unpack(players))
-for k = 1, #members do
-  if not tots[k] then return redis.error_reply('ERR hotboard: inconsistent window: no total for a ranked member') end
-  res[#res + 1] = members[k]
-  res[#res + 1] = tots[k]
+-- totals by 1000: unpack is bounded by Lua's stack (about 8000 values)
+local i = 1
+while i <= #members do
+  local j = i + 999
+  if j > #members then j = #members end
+  local players = {}
+  for k = i, j do players[#players + 1] = string.sub(members[k], 17) end
+  local tots = redis.call('HMGET', t, unpack(players))
+  for k = i, j do
+    local tot = tots[k - i + 1]
+    if not tot then return redis.error_reply('ERR hotboard: inconsistent window: no total for a ranked member') end
+    res[#res + 1] = members[k]
+    res[#res + 1] = tot
+  end
+  i = j + 1
 end
 return res
 `)

@@ -25,7 +25,7 @@ type Warehouse interface {
 
 // Hot is what recovery needs of the hot store (*hotboard.Store).
 type Hot interface {
-	NewBuild(board string, w leaderboard.Window, agg leaderboard.Aggregation) (*hotboard.Build, error)
+	NewBuild(ctx context.Context, board string, w leaderboard.Window, agg leaderboard.Aggregation) (*hotboard.Build, error)
 	SeedMarks(ctx context.Context, board string, marks []hotboard.Mark, now time.Time) error
 	Status(ctx context.Context, board string) (hotboard.BoardStatus, error)
 	ClearNeedsRebuild(ctx context.Context, board string, gen int64) error
@@ -226,7 +226,7 @@ func (r *Rebuilder) try(ctx context.Context, board string, w leaderboard.Window,
 	if err != nil {
 		return err
 	}
-	b, err := r.hot.NewBuild(board, w, agg)
+	b, err := r.hot.NewBuild(ctx, board, w, agg)
 	if err != nil {
 		return err
 	}
