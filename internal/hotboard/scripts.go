@@ -27,6 +27,28 @@ local MAXEXACT = 9007199254740991
 local function oor(t)
   return math.abs(tonumber(t)) > MAXEXACT
 end
+-- withTotals appends member, total pairs of ranked members (reached16 ..
+-- player) to res, with the totals from hash t fetched by 1000 (unpack is
+-- bounded by Lua's stack, about 8000 values); a member without a total is
+-- an inconsistent window (see ErrInconsistent).
+local function withTotals(res, t, members)
+  local i = 1
+  while i <= #members do
+    local j = i + 999
+    if j > #members then j = #members end
+    local players = {}
+    for k = i, j do players[#players + 1] = string.sub(members[k], 17) end
+    local tots = redis.call('HMGET', t, unpack(players))
+    for k = i, j do
+      local tot = tots[k - i + 1]
+      if not tot then return redis.error_reply('ERR hotboard: inconsistent window: no total for a ranked member') end
+      res[#res + 1] = members[k]
+      res[#res + 1] = tot
+    end
+    i = j + 1
+  end
+  return res
+end
 -- exact negation of an integer string: the sorted-set score is -total.
 local function neg(t)
   if t == '0' then return '0' end
@@ -223,23 +245,7 @@ local cnt = redis.call('ZCARD', z)
 if cnt ~= redis.call('HLEN', t) or cnt ~= redis.call('HLEN', base .. 'r:' .. wk) then return {'inconsistent'} end
 -- entries from rank 'from' (0-based): {'ok', count, from, member1, total1, ...}
 local function entries(from, members)
-  local res = {'ok', cnt, from}
-  local i = 1
-  while i <= #members do
-    local j = i + 999
-    if j > #members then j = #members end
-    local players = {}
-    for k = i, j do players[#players + 1] = string.sub(members[k], 17) end
-    local tots = redis.call('HMGET', t, unpack(players))
-    for k = i, j do
-      local tot = tots[k - i + 1]
-      if not tot then return redis.error_reply('ERR hotboard: inconsistent window: no total for a ranked member') end
-      res[#res + 1] = members[k]
-      res[#res + 1] = tot
-    end
-    i = j + 1
-  end
-  return res
+  return withTotals({'ok', cnt, from}, t, members)
 end
 `
 
@@ -497,22 +503,5 @@ local from, n = tonumber(ARGV[2]), tonumber(ARGV[3])
 local cnt = redis.call('ZCARD', z)
 local res = {'ok', cnt, from}
 if n <= 0 or from >= cnt then return res end
-local members = redis.call('ZRANGE', z, from, from + n - 1)
--- totals by 1000: unpack is bounded by Lua's stack (about 8000 values)
-local i = 1
-while i <= #members do
-  local j = i + 999
-  if j > #members then j = #members end
-  local players = {}
-  for k = i, j do players[#players + 1] = string.sub(members[k], 17) end
-  local tots = redis.call('HMGET', t, unpack(players))
-  for k = i, j do
-    local tot = tots[k - i + 1]
-    if not tot then return redis.error_reply('ERR hotboard: inconsistent window: no total for a ranked member') end
-    res[#res + 1] = members[k]
-    res[#res + 1] = tot
-  end
-  i = j + 1
-end
-return res
+return withTotals(res, t, redis.call('ZRANGE', z, from, from + n - 1))
 `)
