@@ -23,6 +23,14 @@ type direct struct{}
 
 func (direct) Exclusive(ctx context.Context, fn func(context.Context) error) error { return fn(ctx) }
 
+// rebuilderAt rebuilds from events inserted straight into ClickHouse at
+// offsets 0..n-1 of partition 0, with no consumer running.
+func rebuilderAt(s *stacktest.Stack, n int64) *recovery.Rebuilder {
+	at := func(context.Context) (map[int32]int64, error) { return map[int32]int64{0: n, 1: 0, 2: 0}, nil }
+	return recovery.NewRebuilder(s.Store, s.Hot, direct{}, recovery.Config{ServiceOffsets: at, ClickHouseOffsets: at},
+		slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+}
+
 // BenchmarkRebuild rebuilds the all-time window of a board of
 // LEADERBOARD_BENCH_PLAYERS players (default 100 000, one event each,
 // inserted straight into ClickHouse's events table) from chDB into Valkey,
@@ -43,9 +51,7 @@ func BenchmarkRebuild(b *testing.B) {
 			"fromUnixTimestamp64Milli(toInt64(%d - (number %% 3600) * 1000), 'UTC'), '', concat(toString(toInt64(number %% 997) - 40), '|0|'), 0, number, now64(3), 0 FROM numbers(%d)",
 		s.Database, now.UnixMilli(), n))
 	require.NoError(b, err)
-	at := func(context.Context) (map[int32]int64, error) { return map[int32]int64{0: int64(n), 1: 0, 2: 0}, nil }
-	r := recovery.NewRebuilder(s.Store, s.Hot, direct{}, recovery.Config{ServiceOffsets: at, ClickHouseOffsets: at},
-		slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	r := rebuilderAt(s, int64(n))
 	for _, seed := range []bool{false, true} {
 		b.Run(fmt.Sprintf("players=%d/seed_marks=%v", n, seed), func(b *testing.B) {
 			s.Hot.SetCreateMissing(!seed)

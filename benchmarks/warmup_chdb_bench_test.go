@@ -5,15 +5,12 @@ package benchmarks
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"example.com/leaderboard/internal/leaderboard"
-	"example.com/leaderboard/internal/recovery"
 	"example.com/leaderboard/internal/stacktest"
 )
 
@@ -33,9 +30,7 @@ func BenchmarkWarmUp(b *testing.B) {
 			"concat(toString(sc), '|', toString(ms), '|'), 0, number, now64(3), 18446744073709551615 - number FROM numbers(%[5]d)",
 		s.Database, boards, players, now.UnixMilli(), events))
 	require.NoError(b, err)
-	at := func(context.Context) (map[int32]int64, error) { return map[int32]int64{0: events, 1: 0, 2: 0}, nil }
-	r := recovery.NewRebuilder(s.Store, s.Hot, direct{}, recovery.Config{ServiceOffsets: at, ClickHouseOffsets: at},
-		slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	r := rebuilderAt(s, events)
 	windows := boards * len(leaderboard.HotWindows(now))
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
